@@ -1,0 +1,10 @@
+"""irgraph: Keras functional API -> networkx graph IR -> ONNX, run and trained in onnxruntime."""
+from . import backend, initializers, activations  # noqa: F401
+from . import layers  # noqa: F401
+from . import models  # noqa: F401
+from .backend.config import clear_session  # noqa: F401
+from .initializers import set_seed  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+from .tensor import Input, KerasTensor  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,2 @@
+"""Convolution, pooling, padding and resizing backend functions (filled by the conv work)."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""Recurrent backend functions (filled by the recurrent work)."""
+__all__: list = []

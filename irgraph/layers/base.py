@@ -1,0 +1,484 @@
+"""`Layer`: lazy build, weights, call recording (nodes), and tracing into primitive ops.
+
+Calling a layer on functional tensors records a `Node` and computes the output shapes by tracing
+``call`` into a scratch graph, so custom layers and Lambdas need no output-shape code. Calling it on
+symbolic `Value`s (inside another layer's call, or during lowering) traces it directly. Calling it
+on numpy arrays runs it eagerly through onnxruntime.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+
+from .. import initializers as init_mod
+from ..backend import config
+from ..ops.base import ShapeError, Spec
+from ..ops.trace import Value, current, scope, tracing
+from ..tensor import KerasTensor
+from ..variables import Variable
+
+
+class InputSpec:
+    """Constraints a layer puts on its input: ``ndim``, ``min_ndim``, ``max_ndim``, ``axes``, ``dtype``."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None):
+        self.dtype, self.shape = dtype, shape
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim, self.min_ndim = max_ndim, min_ndim
+        self.axes = dict(axes or {})
+
+    def check(self, layer, index: int, shape: tuple) -> None:
+        def fail(what):
+            raise ValueError(f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is incompatible "
+                             f"with the layer: {what}, but received input with shape {_fmt(shape)}")
+        if self.ndim is not None and len(shape) != self.ndim:
+            fail(f"expected ndim={self.ndim}, found ndim={len(shape)}")
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            fail(f"expected min_ndim={self.min_ndim}, found ndim={len(shape)}")
+        if self.max_ndim is not None and len(shape) > self.max_ndim:
+            fail(f"expected max_ndim={self.max_ndim}, found ndim={len(shape)}")
+        for axis, value in self.axes.items():
+            if -len(shape) <= axis < len(shape) and value is not None:
+                actual = shape[axis]
+                if actual is not None and actual != value:
+                    fail(f"expected axis {axis} of input shape to have value {value}")
+
+
+def _fmt(shape) -> str:
+    if isinstance(shape, list):
+        return "[" + ", ".join(_fmt(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return s.replace("__", "_")
+
+
+# --------------------------------------------------------------------------------- structures
+class _Slot:
+    """Placeholder for a tensor inside a call-argument template."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+def flatten(obj, is_leaf) -> tuple[list, object]:
+    """Split a nest of lists/tuples/dicts into its leaves (as selected by ``is_leaf``) and a template."""
+    leaves: list = []
+
+    def walk(o):
+        if is_leaf(o):
+            leaves.append(o)
+            return _Slot(len(leaves) - 1)
+        if isinstance(o, list):
+            return [walk(v) for v in o]
+        if isinstance(o, tuple):
+            return tuple(walk(v) for v in o)
+        if isinstance(o, dict):
+            return {k: walk(v) for k, v in o.items()}
+        return o
+
+    return leaves, walk(obj)
+
+
+def rebuild(template, leaves):
+    if isinstance(template, _Slot):
+        return leaves[template.i]
+    if isinstance(template, list):
+        return [rebuild(v, leaves) for v in template]
+    if isinstance(template, tuple):
+        return tuple(rebuild(v, leaves) for v in template)
+    if isinstance(template, dict):
+        return {k: rebuild(v, leaves) for k, v in template.items()}
+    return template
+
+
+def _is_tensor(o) -> bool:
+    return isinstance(o, (KerasTensor, Value))
+
+
+def _shape_struct(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return [_shape_struct(i) for i in inputs]
+    return tuple(inputs.shape)
+
+
+class Node:
+    """One call of a layer: the call-argument template, input tensors (flattened) and outputs."""
+
+    def __init__(self, layer, template, input_tensors, output_tensors, output_template):
+        self.layer = layer
+        self.template = template
+        self.input_tensors = list(input_tensors)
+        self.output_tensors = list(output_tensors)
+        self.output_template = output_template
+
+    @property
+    def inputs(self):
+        """The first positional argument of the call (tensor or list), as the user passed it."""
+        args = rebuild(self.template, self.input_tensors)[0]
+        return args
+
+    @property
+    def outputs(self):
+        return rebuild(self.output_template, self.output_tensors)
+
+    @property
+    def input_shapes(self):
+        return _shape_struct(self.inputs)
+
+    @property
+    def output_shapes(self):
+        return _shape_struct(self.outputs)
+
+    @property
+    def parent_nodes(self) -> list:
+        return [t.node for t in self.input_tensors]
+
+
+# --------------------------------------------------------------------------------- the layer
+class Layer:
+    _call_has_training: dict = {}
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None,
+                 batch_size=None, input_dim=None, input_length=None, weights=None,
+                 activity_regularizer=None, batch_shape=None, **kwargs):
+        if kwargs:
+            bad = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {bad}")
+        object.__setattr__(self, "_sublayers", [])
+        self._weights: list[Variable] = []
+        self._inbound_nodes: list[Node] = []
+        self.built = False
+        self._trainable = bool(trainable)
+        self.dtype = np.dtype(dtype or config.floatx()).name
+        self.input_spec = None
+        self.supports_masking = False
+        self.activity_regularizer = activity_regularizer
+        self._initial_weights = weights
+        if name is None:
+            name = config.unique_name(self._default_name())
+        else:
+            config.reserve_name(name)
+        self.name = name
+        # Keras 1/2 ways of giving the input shape to the first layer of a Sequential
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_length, input_dim) if input_length is not None else (input_dim,)
+        elif input_length is not None and input_shape is None:
+            input_shape = (input_length,)
+        batch_input_shape = batch_input_shape or batch_shape
+        if input_shape is not None and batch_input_shape is None:
+            batch_input_shape = (batch_size,) + tuple(input_shape)
+        self._batch_input_shape = None if batch_input_shape is None else tuple(batch_input_shape)
+
+    def _default_name(self) -> str:
+        return _snake(type(self).__name__)
+
+    # attribute tracking: sub-layers assigned as attributes contribute their weights
+    def __setattr__(self, key, value):
+        if isinstance(value, Layer) and key != "_outer" and hasattr(self, "_sublayers"):
+            if value not in self._sublayers and value is not self:
+                self._sublayers.append(value)
+        object.__setattr__(self, key, value)
+
+    # ----------------------------------------------------------------------------- weights
+    def add_weight(self, name=None, shape=None, dtype=None, initializer=None, regularizer=None,
+                   trainable=True, constraint=None, **kwargs):
+        if isinstance(name, (tuple, list)):  # Keras 1: add_weight(shape, initializer, name=...)
+            name, shape, initializer = kwargs.pop("name", None), tuple(name), shape if initializer is None else initializer
+        kwargs.pop("use_resource", None)
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(f"layer '{self.name}': add_weight got unexpected arguments {sorted(kwargs)}")
+        if shape is None:
+            raise ValueError(f"layer '{self.name}': add_weight needs a shape")
+        shape = tuple(int(d) for d in shape)
+        if any(d is None for d in shape):
+            raise ValueError(f"layer '{self.name}': weight {name!r} needs a fully known shape, got {shape}")
+        dtype = np.dtype(dtype or self.dtype).name
+        init = init_mod.get(initializer if initializer is not None else "glorot_uniform",
+                            where=f"layer '{self.name}', weight {name!r}")
+        value = np.asarray(init(shape, dtype), dtype=dtype)
+        name = name or f"variable_{len(self._weights)}"
+        var = Variable(value, name=name, layer_name=self.name, trainable=trainable and self._trainable,
+                       regularizer=regularizer, constraint=constraint)
+        var._declared_trainable = trainable
+        self._weights.append(var)
+        return var
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._all_layers():
+            layer._trainable = bool(value) if layer is not self else layer._trainable
+            for v in layer._weights:
+                v.trainable = bool(value) and getattr(v, "_declared_trainable", True)
+
+    def _all_layers(self):
+        seen, out = set(), []
+
+        def walk(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            for sub in layer._sublayers:
+                walk(sub)
+        walk(self)
+        return out
+
+    @property
+    def weights(self) -> list[Variable]:
+        seen, out = set(), []
+        for layer in self._all_layers():
+            for v in layer._weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        return [v for v in self.weights if not v.trainable]
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [v.numpy().copy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"layer '{self.name}' expects {len(params)} weight arrays "
+                             f"({', '.join(v.path + str(v.shape) for v in params) or 'none'}), "
+                             f"got {len(weights)}")
+        for v, w in zip(params, weights):
+            w = np.asarray(w)
+            if w.shape != v.shape:
+                raise ValueError(f"layer '{self.name}': weight '{v.path}' has shape {v.shape}, "
+                                 f"the provided array has shape {w.shape}")
+        for v, w in zip(params, weights):
+            v.assign(w)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"layer '{self.name}' is not built yet: call it on an input first "
+                             "(its weights depend on the input shape)")
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # ----------------------------------------------------------------------------- build / call
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"layer class {type(self).__name__} must define call()")
+
+    def compute_output_shape(self, input_shape):
+        """Output shape(s) for an input shape, found by tracing ``call``."""
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        ins = [KerasTensor(tuple(s), self.dtype if self.dtype else "float32") for s in shapes]
+        specs = self._scratch_trace(ins if isinstance(input_shape, list) else ins[0], (), {})
+        out = [tuple(d if isinstance(d, int) else None for d in s.shape) for s in specs[0]]
+        return out[0] if len(out) == 1 else out
+
+    def _maybe_build(self, inputs) -> None:
+        if self.built:
+            return
+        shapes = _shape_struct(inputs)
+        if isinstance(shapes, list) and len(shapes) == 1 and not isinstance(inputs, (list, tuple)):
+            shapes = shapes[0]
+        try:
+            self.build(shapes)
+        except (ShapeError,) as err:
+            raise ValueError(f"layer '{self.name}' could not be built for input shape {_fmt(shapes)}: {err}") from None
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def _check_input_spec(self, inputs) -> None:
+        if self.input_spec is None:
+            return
+        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        specs = self.input_spec if isinstance(self.input_spec, (list, tuple)) else [self.input_spec]
+        if len(specs) > 1 and len(flat) != len(specs):
+            raise ValueError(f"layer '{self.name}' expects {len(specs)} inputs, got {len(flat)}")
+        for i, (x, spec) in enumerate(zip(flat, specs)):
+            if spec is not None and _is_tensor(x):
+                spec.check(self, i, tuple(x.shape))
+
+    def _accepts_training(self) -> bool:
+        cls = type(self)
+        if cls not in Layer._call_has_training:
+            params = inspect.signature(cls.call).parameters
+            Layer._call_has_training[cls] = "training" in params or any(
+                p.kind == p.VAR_KEYWORD for p in params.values())
+        return Layer._call_has_training[cls]
+
+    def __call__(self, inputs, *args, **kwargs):
+        leaves, _ = flatten((inputs, args, kwargs), _is_tensor)
+        if any(isinstance(t, KerasTensor) for t in leaves):
+            if any(isinstance(t, Value) for t in leaves):
+                raise TypeError(f"layer '{self.name}' was called on a mix of functional-API tensors "
+                                "and traced tensors")
+            return self._functional_call(inputs, args, kwargs)
+        if leaves:
+            return self._traced_call(inputs, args, kwargs)
+        return self._eager_call(inputs, args, kwargs)
+
+    def _traced_call(self, inputs, args, kwargs, scope_name=None):
+        """Run ``call`` on traced Values, recording primitive ops under this layer's scope."""
+        st = current()
+        with scope(scope_name or self.name):
+            self._check_input_spec(inputs)
+            self._maybe_build(inputs)
+            if self._accepts_training() and "training" not in kwargs:
+                kwargs = dict(kwargs, training=st.training)
+            try:
+                return self.call(inputs, *args, **kwargs)
+            except ShapeError:
+                raise
+            except (ValueError, TypeError) as err:
+                if str(err).startswith(("Input ", "layer '", "in layer '")):
+                    raise
+                raise type(err)(f"in layer '{st.scope_name}' ({type(self).__name__}): {err}") from err
+
+    def _scratch_trace(self, inputs, args, kwargs):
+        """Trace this call on fresh inputs in a throwaway graph; return (output specs, template)."""
+        from ..ir import Graph
+        leaves, template = flatten((inputs, args, kwargs), lambda o: isinstance(o, KerasTensor))
+        g = Graph("scratch")
+        with tracing(g, training=False):
+            vals = []
+            for i, t in enumerate(leaves):
+                shape = tuple(f"?{i}_{a}" if d is None else d for a, d in enumerate(t.shape))
+                nid = g.add_input(f"x{i}", Spec(shape, t.dtype))
+                vals.append(Value(g, nid, 0, g.node(nid)["specs"][0]))
+            a_inputs, a_args, a_kwargs = rebuild(template, vals)
+            out = self._traced_call(a_inputs, a_args, a_kwargs)
+        out_leaves, out_template = flatten(out, lambda o: isinstance(o, Value))
+        if not out_leaves:
+            raise TypeError(f"layer '{self.name}': call() returned no tensor (got {out!r})")
+        return [v.spec for v in out_leaves], out_template
+
+    def _functional_call(self, inputs, args, kwargs):
+        self._check_input_spec(inputs)
+        self._maybe_build(inputs)
+        specs, out_template = self._scratch_trace(inputs, args, kwargs)
+        leaves, template = flatten((inputs, args, kwargs), lambda o: isinstance(o, KerasTensor))
+        node_index = len(self._inbound_nodes)
+        outs = []
+        for i, s in enumerate(specs):
+            shape = tuple(d if isinstance(d, int) else None for d in s.shape)
+            outs.append(KerasTensor(shape, s.dtype, name=f"{self.name}/{node_index}/{i}",
+                                    history=(self, node_index, i)))
+        self._inbound_nodes.append(Node(self, template, leaves, outs, out_template))
+        return rebuild(out_template, outs)
+
+    def _trace_node(self, node: Node, values: list, scope_name: str):
+        """Lowering entry: re-run a recorded call on traced Values; returns the flat outputs."""
+        inputs, args, kwargs = rebuild(node.template, values)
+        out = self._traced_call(inputs, args, kwargs, scope_name=scope_name)
+        leaves, _ = flatten(out, lambda o: isinstance(o, Value))
+        if len(leaves) != len(node.output_tensors):
+            raise RuntimeError(f"layer '{self.name}' returned {len(leaves)} tensors when lowered, "
+                               f"{len(node.output_tensors)} when it was called")
+        return leaves
+
+    def _eager_call(self, inputs, args, kwargs):
+        """``layer(numpy_array)``: build a one-layer model around the call and run it."""
+        from ..models import Model
+        from ..tensor import Input
+        arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        arrays = [np.asarray(a) for a in arrays]
+        ins = [Input(batch_shape=(None,) + a.shape[1:], dtype=a.dtype if a.dtype.kind in "iu" else None)
+               for a in arrays]
+        out = self(ins if isinstance(inputs, (list, tuple)) else ins[0], *args, **kwargs)
+        return Model(ins, out).predict_on_batch(arrays if len(arrays) > 1 else arrays[0])
+
+    # ----------------------------------------------------------------------------- node accessors
+    def _node_attr(self, attr: str, what: str, accessor: str):
+        if not self._inbound_nodes:
+            raise AttributeError(f"layer '{self.name}' has never been called and thus has no defined {what}")
+        values = [getattr(n, attr) for n in self._inbound_nodes]
+        if len(values) == 1 or (attr.endswith("shapes") and all(v == values[0] for v in values)):
+            return values[0]
+        raise AmbiguousNodeError(
+            f"Layer {self.name} has multiple inbound nodes, hence the notion of \"layer {what}\" is "
+            f"ill-defined. Use `{accessor}(node_index)` instead.")
+
+    @property
+    def input(self):
+        return self._node_attr("inputs", "input", "get_input_at")
+
+    @property
+    def output(self):
+        return self._node_attr("outputs", "output", "get_output_at")
+
+    @property
+    def input_shape(self):
+        if not self._inbound_nodes and self._batch_input_shape is not None:
+            return self._batch_input_shape
+        return self._node_attr("input_shapes", "input shape", "get_input_shape_at")
+
+    @property
+    def output_shape(self):
+        return self._node_attr("output_shapes", "output shape", "get_output_shape_at")
+
+    def _node_at(self, i: int) -> Node:
+        if not 0 <= i < len(self._inbound_nodes):
+            raise ValueError(f"layer '{self.name}' has {len(self._inbound_nodes)} inbound node(s); "
+                             f"asked for node {i}")
+        return self._inbound_nodes[i]
+
+    def get_input_at(self, node_index: int):
+        return self._node_at(node_index).inputs
+
+    def get_output_at(self, node_index: int):
+        return self._node_at(node_index).outputs
+
+    def get_input_shape_at(self, node_index: int):
+        return self._node_at(node_index).input_shapes
+
+    def get_output_shape_at(self, node_index: int):
+        return self._node_at(node_index).output_shapes
+
+    @property
+    def inbound_nodes(self):
+        return list(self._inbound_nodes)
+
+    # ----------------------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = self._batch_input_shape
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class AmbiguousNodeError(AttributeError, AssertionError):
+    """A node-dependent attribute was read on a layer called several times (Keras 1 raised
+    AssertionError, Keras 2 AttributeError; this is both)."""

@@ -1,0 +1,2 @@
+"""Convolution, padding, cropping and upsampling layers (filled by the conv work)."""
+__all__: list = []

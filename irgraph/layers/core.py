@@ -1,0 +1,262 @@
+"""Core layers: Dense, Activation, Dropout, SpatialDropout, Flatten, Reshape, Permute, RepeatVector,
+Lambda, and the op layer that records backend functions applied to functional tensors."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, initializers
+from .. import backend as K
+from ..backend import config
+from .base import InputSpec, Layer
+
+
+def _pop_alias(kwargs, new_value, *names):
+    """Keras 1/2 argument aliases: take the first given old name if the new one was not given."""
+    for n in names:
+        if n in kwargs:
+            v = kwargs.pop(n)
+            if new_value is None:
+                new_value = v
+    return new_value
+
+
+class Dense(Layer):
+    def __init__(self, units=None, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        units = _pop_alias(kwargs, units, "output_dim")
+        kernel_initializer = _pop_alias(kwargs, None, "init") or kernel_initializer
+        kernel_regularizer = _pop_alias(kwargs, kernel_regularizer, "W_regularizer")
+        bias_regularizer = _pop_alias(kwargs, bias_regularizer, "b_regularizer")
+        kernel_constraint = _pop_alias(kwargs, kernel_constraint, "W_constraint")
+        bias_constraint = _pop_alias(kwargs, bias_constraint, "b_constraint")
+        if "bias" in kwargs:
+            use_bias = kwargs.pop("bias")
+        super().__init__(**kwargs)
+        if units is None or int(units) <= 0:
+            raise ValueError(f"Dense layer '{self.name}' needs a positive number of units, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation, where=f"layer '{self.name}'")
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, where=f"layer '{self.name}'")
+        self.bias_initializer = initializers.get(bias_initializer, where=f"layer '{self.name}'")
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(f"Dense layer '{self.name}' needs the last input dimension to be known, "
+                             f"got input shape {input_shape}")
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight("bias", (self.units,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.built = True
+
+    def call(self, inputs):
+        y = K.matmul(inputs, self.kernel)
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation, where=f"layer '{self.name}'")
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Identity in inference graphs; a random mask in training graphs."""
+
+    def __init__(self, rate=None, noise_shape=None, seed=None, **kwargs):
+        rate = _pop_alias(kwargs, rate, "p")
+        super().__init__(**kwargs)
+        if rate is None or not 0 <= float(rate) < 1:
+            raise ValueError(f"Dropout layer '{self.name}' needs a rate in [0, 1), got {rate!r}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+
+    def _noise_shape(self, inputs):
+        return self.noise_shape
+
+    def call(self, inputs, training=None):
+        if training and self.rate > 0:
+            return K.dropout(inputs, self.rate, noise_shape=self._noise_shape(inputs), seed=self.seed)
+        return K.identity(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class _SpatialDropout(Dropout):
+    rank = 1
+
+    def __init__(self, rate=None, data_format=None, **kwargs):
+        super().__init__(rate, **kwargs)
+        self.data_format = config.normalize_data_format(data_format)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _noise_shape(self, inputs):
+        n = len(inputs.shape)
+        if self.data_format == "channels_first":
+            return (None, None) + (1,) * (n - 2)
+        return (None,) + (1,) * (n - 2) + (None,)
+
+
+class SpatialDropout1D(_SpatialDropout):
+    rank = 1
+
+    def __init__(self, rate=None, **kwargs):
+        super().__init__(rate, data_format="channels_last", **kwargs)
+
+
+class SpatialDropout2D(_SpatialDropout):
+    rank = 2
+
+
+class SpatialDropout3D(_SpatialDropout):
+    rank = 3
+
+
+class Flatten(Layer):
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = config.normalize_data_format(data_format)
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs):
+        n = len(inputs.shape)
+        if self.data_format == "channels_first" and n > 2:
+            inputs = K.permute_dimensions(inputs, (0,) + tuple(range(2, n)) + (1,))
+        if n == 1:
+            return K.expand_dims(inputs, 1)
+        return K.batch_flatten(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(1 for d in self.target_shape if d == -1) > 1:
+            raise ValueError(f"Reshape layer '{self.name}': at most one -1 in target_shape, got {self.target_shape}")
+
+    def call(self, inputs):
+        shape = tuple(inputs.shape[1:])
+        total, target = _prod(shape), _prod([d for d in self.target_shape if d != -1])
+        if total is not None and target is not None:
+            if (-1 in self.target_shape and total % target) or (-1 not in self.target_shape and total != target):
+                raise ValueError(f"Reshape layer '{self.name}': cannot reshape input of shape "
+                                 f"{(None,) + shape} ({total} values per sample) to target_shape "
+                                 f"{self.target_shape}")
+        return K.reshape(inputs, (0,) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+def _prod(dims):
+    out = 1
+    for d in dims:
+        if d is None:
+            return None
+        out *= d
+    return out
+
+
+class Permute(Layer):
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Permute layer '{self.name}': dims must be a permutation of "
+                             f"1..{len(self.dims)} (axis 0 is the batch), got {self.dims}")
+        self.input_spec = InputSpec(ndim=len(self.dims) + 1)
+
+    def call(self, inputs):
+        return K.permute_dimensions(inputs, (0,) + self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": self.dims}
+
+
+class RepeatVector(Layer):
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = int(n)
+        self.input_spec = InputSpec(ndim=2)
+
+    def call(self, inputs):
+        return K.repeat(inputs, self.n)
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class Lambda(Layer):
+    """Wraps a function of backend ops as a layer. Output shapes come from tracing the function;
+    ``output_shape`` is accepted for compatibility and checked against the traced shape."""
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda layer '{self.name}' needs a callable, got {type(function).__name__}")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = output_shape
+        self.mask = mask
+
+    def _default_name(self):
+        return "lambda"
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def get_config(self):
+        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
+                "arguments": self.arguments}
+
+
+class OpLayer(Layer):
+    """A backend function applied to functional tensors, recorded as a layer (as Keras 3 does)."""
+
+    def __init__(self, fn, template, name=None):
+        super().__init__(name=name)
+        self.fn, self.template = fn, template
+
+    def _default_name(self):
+        return "op"
+
+    def call(self, inputs):
+        from .base import rebuild
+        args, kwargs = rebuild(self.template, inputs if isinstance(inputs, list) else [inputs])
+        return self.fn(*args, **kwargs)
+
+
+def lift_op(fn, fn_name, args, kwargs):
+    from ..tensor import KerasTensor
+    from .base import flatten
+    leaves, template = flatten((list(args), kwargs), lambda o: isinstance(o, KerasTensor))
+    layer = OpLayer(fn, (template[0], template[1]), name=config.unique_name(fn_name))
+    return layer(leaves)
+
+
+dense = Dense  # spelling used by some tutorials (seed 004)

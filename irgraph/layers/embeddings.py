@@ -1,0 +1,40 @@
+"""Embedding: a (input_dim, output_dim) table gathered by integer indices."""
+from __future__ import annotations
+
+from .. import backend as K
+from .. import initializers
+from .base import Layer
+
+
+class Embedding(Layer):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
+        init = kwargs.pop("init", None)
+        reg = kwargs.pop("W_regularizer", None)
+        kwargs.pop("dropout", None)
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = tuple(input_length) if isinstance(input_length, (list, tuple)) else (input_length,)
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(init or embeddings_initializer, where=f"layer '{self.name}'")
+        self.embeddings_regularizer = embeddings_regularizer or reg
+        self.embeddings_constraint = embeddings_constraint
+        self.mask_zero = mask_zero
+        self.input_length = input_length
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.dtype not in ("int32", "int64"):
+            inputs = K.cast(inputs, "int64")
+        return K.gather(self.embeddings, inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "mask_zero": self.mask_zero, "input_length": self.input_length}

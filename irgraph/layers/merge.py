@@ -1,0 +1,212 @@
+"""Merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot), their
+functional forms, and Keras 1's ``merge(inputs, mode=...)``."""
+from __future__ import annotations
+
+import functools
+
+from .. import backend as K
+from .base import Layer, _fmt
+
+
+class _Merge(Layer):
+    min_inputs, max_inputs = 2, None
+
+    def _check_inputs(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) must be called on a list of "
+                             f"tensors, got {type(inputs).__name__}")
+        n = len(inputs)
+        if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
+            want = str(self.min_inputs) if self.max_inputs == self.min_inputs else f"at least {self.min_inputs}"
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) needs {want} inputs, got {n}")
+
+    def _check_shapes(self, inputs):
+        shapes = [tuple(x.shape) for x in inputs]
+        ref = shapes[0]
+        for s in shapes[1:]:
+            if len(s) != len(ref):
+                raise ValueError(f"layer '{self.name}' ({type(self).__name__}): inputs have incompatible "
+                                 f"ranks; received shapes {', '.join(_fmt(t) for t in shapes)}")
+            for a, b in zip(ref[1:], s[1:]):
+                if a is not None and b is not None and a != b and a != 1 and b != 1:
+                    raise ValueError(f"layer '{self.name}' ({type(self).__name__}): inputs have "
+                                     f"incompatible shapes; received shapes "
+                                     f"{', '.join(_fmt(t) for t in shapes)}")
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs):
+        self._check_inputs(inputs)
+        self._check_shapes(inputs)
+        return self._merge(list(inputs))
+
+    def _merge(self, xs):
+        raise NotImplementedError
+
+
+def _reduce(fn, xs):
+    return functools.reduce(fn, xs)
+
+
+class Add(_Merge):
+    def _merge(self, xs):
+        return _reduce(K.add, xs)
+
+
+class Subtract(_Merge):
+    min_inputs = max_inputs = 2
+
+    def _merge(self, xs):
+        return K.subtract(xs[0], xs[1])
+
+
+class Multiply(_Merge):
+    def _merge(self, xs):
+        return _reduce(K.multiply, xs)
+
+
+class Average(_Merge):
+    def _merge(self, xs):
+        return _reduce(K.add, xs) * (1.0 / len(xs))
+
+
+class Maximum(_Merge):
+    def _merge(self, xs):
+        return _reduce(K.maximum, xs)
+
+
+class Minimum(_Merge):
+    def _merge(self, xs):
+        return _reduce(K.minimum, xs)
+
+
+class Concatenate(_Merge):
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _check_shapes(self, inputs):
+        shapes = [tuple(x.shape) for x in inputs]
+        rank = len(shapes[0])
+        bad = any(len(s) != rank for s in shapes)
+        if not bad:
+            if not -rank <= self.axis < rank:
+                raise ValueError(f"layer '{self.name}' (Concatenate): axis {self.axis} is out of range for "
+                                 f"inputs of rank {rank}")
+            axis = self.axis % rank
+            for s in shapes[1:]:
+                for i, (a, b) in enumerate(zip(shapes[0], s)):
+                    if i != axis and a is not None and b is not None and a != b:
+                        bad = True
+        if bad:
+            raise ValueError(f"layer '{self.name}' (Concatenate) requires inputs with matching shapes except "
+                             f"for the concatenation axis {self.axis}; received shapes "
+                             f"{', '.join(_fmt(t) for t in shapes)}")
+
+    def _merge(self, xs):
+        dtypes = {x.dtype for x in xs}
+        if len(dtypes) > 1:
+            xs = [K.cast(x, "float32") for x in xs]
+        return K.concatenate(xs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    min_inputs = max_inputs = 2
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axes = tuple(axes) if isinstance(axes, (list, tuple)) else (int(axes), int(axes))
+        self.normalize = bool(normalize)
+
+    def _check_shapes(self, inputs):
+        a, b = (tuple(x.shape) for x in inputs)
+        ax = [ax % len(s) if ax < 0 else ax for ax, s in zip(self.axes, (a, b))]
+        if max(ax[0], ax[1]) >= min(len(a), len(b)) + 1 or ax[0] >= len(a) or ax[1] >= len(b):
+            raise ValueError(f"layer '{self.name}' (Dot): axes {self.axes} out of range for shapes "
+                             f"{_fmt(a)} and {_fmt(b)}")
+        if a[ax[0]] is not None and b[ax[1]] is not None and a[ax[0]] != b[ax[1]]:
+            raise ValueError(f"layer '{self.name}' (Dot): dimension incompatibility; shapes {_fmt(a)} and "
+                             f"{_fmt(b)} differ on the dot axes {self.axes} ({a[ax[0]]} != {b[ax[1]]})")
+
+    def _merge(self, xs):
+        a, b = xs
+        axes = [ax % len(x.shape) for ax, x in zip(self.axes, xs)]
+        if self.normalize:
+            a, b = K.l2_normalize(a, axis=axes[0]), K.l2_normalize(b, axis=axes[1])
+        return K.batch_dot(a, b, axes=axes)
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def add(inputs, **kwargs):
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes, normalize=False, **kwargs):
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+_MODES = {"sum": Add, "mul": Multiply, "ave": Average, "max": Maximum, "min": Minimum}
+
+
+def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, name=None, **kwargs):
+    """Keras 1's merge: mode 'sum', 'mul', 'concat', 'ave', 'max', 'min', 'dot' or 'cos' (or a callable)."""
+    if callable(mode):
+        from .core import Lambda
+        return Lambda(mode, output_shape=output_shape, name=name)(inputs)
+    if mode == "concat":
+        return Concatenate(axis=concat_axis, name=name, **kwargs)(inputs)
+    if mode in ("dot", "cos"):
+        return Dot(axes=dot_axes, normalize=(mode == "cos"), name=name, **kwargs)(inputs)
+    if mode not in _MODES:
+        raise ValueError(f"merge: unknown mode {mode!r}; use 'sum', 'mul', 'concat', 'ave', 'max', "
+                         "'min', 'dot' or 'cos'")
+    return _MODES[mode](name=name, **kwargs)(inputs)
+
+
+class Merge(Layer):
+    """Keras 1's Merge layer, callable on a list of tensors."""
+
+    def __init__(self, layers=None, mode="sum", concat_axis=-1, dot_axes=-1, **kwargs):
+        if layers is not None:
+            raise ValueError("Merge(layers=...) of Sequential models is not supported; "
+                             "use the functional API with merge layers")
+        super().__init__(**kwargs)
+        self.mode, self.concat_axis, self.dot_axes = mode, concat_axis, dot_axes
+
+    def call(self, inputs):
+        if self.mode == "concat":
+            return K.concatenate(list(inputs), axis=self.concat_axis)
+        layer = {"sum": Add, "mul": Multiply, "ave": Average, "max": Maximum, "min": Minimum}.get(self.mode)
+        if layer is None:
+            return Dot(axes=self.dot_axes, normalize=self.mode == "cos")(list(inputs))
+        return layer()(list(inputs))

@@ -1,0 +1,122 @@
+"""BatchNormalization (inference: moving statistics) and LayerNormalization."""
+from __future__ import annotations
+
+from .. import backend as K
+from .. import initializers
+from .base import InputSpec, Layer
+
+
+def _broadcast_param(p, rank: int, axes: tuple):
+    """Reshape a parameter of shape (C...) on ``axes`` so that it broadcasts against rank ``rank``."""
+    if axes == tuple(range(rank - len(axes), rank)):
+        return p
+    shape = [1] * rank
+    for a, d in zip(axes, p.shape):
+        shape[a] = d
+    return K.reshape(p, tuple(shape))
+
+
+class BatchNormalization(Layer):
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
+        kwargs.pop("mode", None)  # Keras 1: mode 0 is the only one with today's semantics
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        where = f"layer '{self.name}'"
+        self.beta_initializer = initializers.get(beta_initializer, where)
+        self.gamma_initializer = initializers.get(gamma_initializer, where)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer, where)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer, where)
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
+        self._axes = tuple(sorted(a % rank for a in axes))
+        dims = tuple(input_shape[a] for a in self._axes)
+        if any(d is None for d in dims):
+            raise ValueError(f"layer '{self.name}' (BatchNormalization): axis {self.axis} of input shape "
+                             f"{input_shape} must be known")
+        self.gamma = self.add_weight("gamma", dims, initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", dims, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+        self.moving_mean = self.add_weight("moving_mean", dims, initializer=self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", dims,
+                                               initializer=self.moving_variance_initializer, trainable=False)
+        self.input_spec = InputSpec(ndim=rank, axes={a: d for a, d in zip(self._axes, dims)})
+        self.built = True
+
+    def call(self, inputs, training=None):
+        rank = len(inputs.shape)
+        if training and self.trainable:
+            return self._train_call(inputs)
+        inv = 1.0 / K.sqrt(_broadcast_param(self.moving_variance, rank, self._axes) + self.epsilon)
+        if self.scale:
+            inv = inv * _broadcast_param(self.gamma, rank, self._axes)
+        y = (inputs - _broadcast_param(self.moving_mean, rank, self._axes)) * inv
+        if self.center:
+            y = y + _broadcast_param(self.beta, rank, self._axes)
+        return y
+
+    def _train_call(self, inputs):
+        raise NotImplementedError("batch statistics in training graphs arrive with the training issue")
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+
+class LayerNormalization(Layer):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        where = f"layer '{self.name}'"
+        self.beta_initializer = initializers.get(beta_initializer, where)
+        self.gamma_initializer = initializers.get(gamma_initializer, where)
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
+        self._axes = tuple(sorted(a % rank for a in axes))
+        dims = tuple(input_shape[a] for a in self._axes)
+        if any(d is None for d in dims):
+            raise ValueError(f"layer '{self.name}' (LayerNormalization): normalized axes of input shape "
+                             f"{input_shape} must be known")
+        self.gamma = self.add_weight("gamma", dims, initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer) if self.scale else None
+        self.beta = self.add_weight("beta", dims, initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer) if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        if self.rms_scaling:
+            y = inputs / K.sqrt(K.mean(K.square(inputs), axis=self._axes, keepdims=True) + self.epsilon)
+            return y * _broadcast_param(self.gamma, rank, self._axes) if self.scale else y
+        mean = K.mean(inputs, axis=self._axes, keepdims=True)
+        centered = inputs - mean
+        var = K.mean(K.square(centered), axis=self._axes, keepdims=True)
+        y = centered / K.sqrt(var + self.epsilon)
+        if self.scale:
+            y = y * _broadcast_param(self.gamma, rank, self._axes)
+        if self.center:
+            y = y + _broadcast_param(self.beta, rank, self._axes)
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}

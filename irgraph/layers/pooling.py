@@ -1,0 +1,2 @@
+"""Pooling layers (filled by the conv work)."""
+__all__: list = []

@@ -1,0 +1,360 @@
+"""Functional `Model` and `Sequential`.
+
+A model is a layer: calling it on new tensors traces its recorded calls again with the same weights,
+so nested, shared and TimeDistributed models need nothing special. ``model.graph`` is the layer-level
+IR; ``model.to_onnx()`` runs the passes and emits ONNX; ``predict`` runs it in onnxruntime.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .ir import Graph
+from .layers.base import Layer, Node, _is_tensor, flatten, rebuild
+from .layers.input_layer import InputLayer
+from .ops.base import Spec
+from .tensor import Input, KerasTensor
+
+
+def _as_list(x):
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+class Model(Layer):
+    def __init__(self, inputs=None, outputs=None, name=None, input=None, output=None, **kwargs):  # noqa: A002
+        inputs = inputs if inputs is not None else input
+        outputs = outputs if outputs is not None else output
+        trainable = kwargs.pop("trainable", True)
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._runtime = None
+        self._graph_cache = {}
+        self.compiled = None
+        if inputs is None and outputs is None and type(self) is not Model:
+            self._nodes, self._layers_list, self._inputs, self._outputs = [], [], [], []
+            return
+        if inputs is None or outputs is None:
+            raise ValueError("Model needs both inputs and outputs: Model(inputs, outputs) "
+                             "(Keras 1: Model(input=..., output=...))")
+        self._init_graph(inputs, outputs)
+
+    def _default_name(self):
+        return "functional" if type(self) is Model else super()._default_name()
+
+    # ----------------------------------------------------------------------------- graph walk
+    def _init_graph(self, inputs, outputs):
+        self._input_struct = inputs
+        self._output_struct = outputs
+        self._inputs = _as_list(inputs)
+        self._outputs = _as_list(outputs)
+        for i, t in enumerate(self._inputs + self._outputs):
+            if not isinstance(t, KerasTensor):
+                where = "inputs" if i < len(self._inputs) else "outputs"
+                raise TypeError(f"Model {where} must be tensors from Input() or layer calls, "
+                                f"got {type(t).__name__}")
+        input_ids = {id(t) for t in self._inputs}
+        if len(input_ids) != len(self._inputs):
+            raise ValueError("the same tensor is given twice as a model input")
+        nodes: list[Node] = []
+        seen: set = set()
+        used_inputs: set = set()
+
+        def visit(t, path):
+            if id(t) in input_ids:
+                used_inputs.add(id(t))
+                return
+            layer, _, _ = t._keras_history
+            node = t.node
+            if isinstance(layer, InputLayer):
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain value for tensor {t.name} (input "
+                    f"'{layer.name}') needed by layer '{path}'. Pass that Input in the model's inputs.")
+            if id(node) in seen:
+                return
+            for parent in node.input_tensors:
+                visit(parent, layer.name)
+            seen.add(id(node))
+            nodes.append(node)
+
+        for t in self._outputs:
+            visit(t, t._keras_history[0].name)
+        self._nodes = nodes
+        layers = []
+        for t in self._inputs:
+            lyr = t._keras_history[0]
+            if isinstance(lyr, InputLayer) and lyr not in layers:
+                layers.append(lyr)
+        for n in nodes:
+            if n.layer not in layers:
+                layers.append(n.layer)
+        names = [lyr.name for lyr in layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"All layer names in a model must be unique; repeated: {', '.join(dup)}")
+        self._layers_list = layers
+        self.built = True
+        self._sublayers_set()
+        self.input_names = [self._input_name(t) for t in self._inputs]
+        self.output_names = self._make_output_names()
+
+    def _sublayers_set(self):
+        object.__setattr__(self, "_sublayers", [lyr for lyr in self._layers_list])
+
+    @staticmethod
+    def _input_name(t):
+        layer = t._keras_history[0]
+        return layer.name if isinstance(layer, InputLayer) else t.name.replace("/", "_")
+
+    def _make_output_names(self):
+        if isinstance(self._output_struct, dict):
+            return list(self._output_struct.keys())
+        names = []
+        for t in self._outputs:
+            layer, _, idx = t._keras_history
+            base = layer.name
+            name, k = base, 1
+            while name in names or name in self.input_names:
+                name, k = f"{base}_{k}", k + 1
+            names.append(name)
+        return names
+
+    # ----------------------------------------------------------------------------- layer API
+    @property
+    def layers(self) -> list:
+        return list(self._layers_list)
+
+    @property
+    def inputs(self) -> list:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list:
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
+
+    @property
+    def output(self):
+        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            if not -len(self._layers_list) <= index < len(self._layers_list):
+                raise ValueError(f"model '{self.name}' has {len(self._layers_list)} layers; "
+                                 f"index {index} is out of range")
+            return self._layers_list[index]
+        for lyr in self._layers_list:
+            if lyr.name == name:
+                return lyr
+        raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: "
+                         f"{', '.join(lyr.name for lyr in self._layers_list)}")
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs, training=None):
+        """Trace the recorded calls on new tensors (the model used as a layer)."""
+        values = _as_list(inputs) if not isinstance(inputs, dict) else [inputs[n] for n in self.input_names]
+        if len(values) != len(self._inputs):
+            raise ValueError(f"model '{self.name}' expects {len(self._inputs)} input(s), got {len(values)}")
+        env = {id(t): v for t, v in zip(self._inputs, values)}
+        for node in self._nodes:
+            layer = node.layer
+            ins = [env[id(t)] for t in node.input_tensors]
+            index = layer._inbound_nodes.index(node)
+            scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
+            outs = layer._trace_node(node, ins, scope_name)
+            for t, v in zip(node.output_tensors, outs):
+                env[id(t)] = v
+        leaves, template = flatten(self._output_struct, lambda o: isinstance(o, KerasTensor))
+        return rebuild(template, [env[id(t)] for t in leaves])
+
+    # ----------------------------------------------------------------------------- IR
+    @property
+    def graph(self) -> Graph:
+        """The layer-level IR: input, call, weight and output nodes."""
+        if "layer" not in self._graph_cache:
+            self._graph_cache["layer"] = self._build_layer_graph()
+        return self._graph_cache["layer"]
+
+    def _build_layer_graph(self) -> Graph:
+        g = Graph(self.name)
+        where: dict[int, tuple] = {}
+        for t, name in zip(self._inputs, self.input_names):
+            nid = g.add_input(name, Spec(tuple(t.shape), t.dtype))
+            where[id(t)] = (nid, 0)
+        for node in self._nodes:
+            layer = node.layer
+            specs = [Spec(tuple(t.shape), t.dtype) for t in node.output_tensors]
+            cid = g.add_call(layer, layer._inbound_nodes.index(node), node, specs, len(node.input_tensors))
+            for slot, t in enumerate(node.input_tensors):
+                g.connect(where[id(t)], cid, slot)
+            for var in layer.weights:
+                g.connect_weight(g.add_weight(var), cid)
+            for i, t in enumerate(node.output_tensors):
+                where[id(t)] = (cid, i)
+        for t, name in zip(self._outputs, self.output_names):
+            g.add_output(name, where[id(t)])
+        return g
+
+    def compile_graph(self, opset: int | None = None, passes=None):
+        """Run the inference pipeline (lower, infer_shapes, cleanup) and return the PassManager."""
+        from passes.manager import inference_pipeline
+        pm = inference_pipeline() if passes is None else passes
+        pm.run(self.graph)
+        return pm
+
+    def to_onnx(self, path=None, opset: int = 17, check: bool = True):
+        """Emit the inference ONNX model (and write it to ``path`` if given)."""
+        from .onnx import check as check_model
+        from .onnx import emit_model
+        pm = self.compile_graph()
+        model = emit_model(pm.graph, opset=opset, name=self.name,
+                           metadata={"irgraph.inputs": ",".join(self.input_names),
+                                     "irgraph.outputs": ",".join(self.output_names)})
+        if check:
+            check_model(model)
+        if path is not None:
+            from .saving import atomic_write_bytes
+            atomic_write_bytes(path, model.SerializeToString())
+        return model
+
+    # ----------------------------------------------------------------------------- running
+    def _runner(self, device="auto"):
+        from .runtime import InferenceRunner
+        if self._runtime is None or self._runtime.device_request != device:
+            self._runtime = InferenceRunner(self, device)
+        return self._runtime
+
+    def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None, device="auto"):
+        return self._runner(device).predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
+
+    def predict_on_batch(self, x):
+        return self._runner().predict_on_batch(x)
+
+    def predict_generator(self, generator, steps=None, verbose=0, **kwargs):
+        return self.predict(generator, steps=steps, verbose=verbose)
+
+    def _eager_call(self, inputs, args, kwargs):
+        return self.predict_on_batch(inputs)
+
+    # ----------------------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False):
+        from .summary import print_summary
+        print_summary(self, print_fn=print_fn, line_length=line_length)
+
+    def count_params(self) -> int:
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
+                                              for l in self._layers_list],
+                "input_layers": self.input_names, "output_layers": self.output_names}
+
+
+class Sequential(Model):
+    """A linear stack of layers; built as soon as the input shape is known."""
+
+    def __init__(self, layers=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self._stack: list[Layer] = []
+        self._input_tensor = None
+        self._pending_batch_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def _default_name(self):
+        return "sequential"
+
+    def add(self, layer):
+        if isinstance(layer, KerasTensor):
+            lyr = layer._keras_history[0]
+            if not isinstance(lyr, InputLayer):
+                raise TypeError("Sequential.add takes a layer or an Input tensor")
+            layer = lyr
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add takes a layer, got {type(layer).__name__}")
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_tensor is not None:
+                raise ValueError("an Input can only be the first element of a Sequential model")
+            self._input_tensor = layer.output
+            self._rebuild()
+            return
+        self._stack.append(layer)
+        if self._input_tensor is None and len(self._stack) == 1 and layer._batch_input_shape is not None:
+            bs = layer._batch_input_shape
+            self._input_tensor = Input(batch_shape=bs, dtype=_first_input_dtype(layer))
+        self._rebuild()
+
+    def pop(self):
+        if not self._stack:
+            raise TypeError("there are no layers in the model to pop")
+        layer = self._stack.pop()
+        self._rebuild()
+        return layer
+
+    def _rebuild(self):
+        self._graph_cache = {}
+        self._runtime = None
+        if self._input_tensor is None or not self._stack:
+            self._layers_list = list(self._stack)
+            self._sublayers_set()
+            self._nodes, self._inputs, self._outputs = [], [], []
+            self.built = False
+            return
+        x = self._input_tensor
+        for layer in self._stack:
+            x = layer(x)
+        self._init_graph(self._input_tensor, x)
+
+    def build(self, input_shape=None):
+        if self._input_tensor is None:
+            if input_shape is None:
+                raise ValueError("Sequential.build needs an input shape (including the batch axis)")
+            self._input_tensor = Input(batch_shape=tuple(input_shape))
+            self._rebuild()
+
+    def _require_built(self):
+        if self._input_tensor is None:
+            raise ValueError(f"Sequential model '{self.name}' has no input shape yet: give the first "
+                             "layer input_shape=..., add an Input, or call model.build(shape)")
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self._input_tensor is None:
+            leaves, _ = flatten(inputs, _is_tensor)
+            if leaves and all(hasattr(t, "shape") for t in leaves):
+                self.build((None,) + tuple(leaves[0].shape[1:]))
+        return super().__call__(inputs, *args, **kwargs)
+
+    @property
+    def graph(self):
+        self._require_built()
+        return super().graph
+
+    def predict(self, *a, **k):
+        self._require_built()
+        return super().predict(*a, **k)
+
+
+def _first_input_dtype(layer):
+    from .layers.embeddings import Embedding
+    return "int32" if isinstance(layer, Embedding) else None

@@ -1,0 +1,167 @@
+"""Emit an ONNX ModelProto from a lowered, shape-inferred op graph.
+
+Graph inputs are named after the model inputs, graph outputs after the output layers, weights become
+initializers named by layer (``dense_1/kernel``; a shared weight is stored once) and every tensor gets
+its inferred shape as value_info, with ``batch`` and other symbolic dims as dim_params.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..ops.base import Spec, get_op
+
+MIN_OPSET = 17
+
+
+def max_opset() -> int:
+    return onnx.defs.onnx_opset_version()
+
+
+def onnx_dtype(dtype: str) -> int:
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def value_info(name: str, spec: Spec):
+    dims = [d if isinstance(d, (int, str)) else None for d in spec.shape]
+    return helper.make_tensor_value_info(name, onnx_dtype(spec.dtype), dims)
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_./:\-\[\]]", "_", name)
+
+
+class Emitter:
+    """What an op's ``emit`` sees: node/const/temp builders and the specs of named tensors."""
+
+    def __init__(self, opset: int):
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: list = []
+        self.specs: dict[str, Spec] = {}
+        self._used: set[str] = set()
+        self._consts: dict[tuple, str] = {}
+        self._node_name = ""
+
+    def fresh(self, hint: str) -> str:
+        base = _clean(hint) or "t"
+        name, k = base, 1
+        while name in self._used:
+            name, k = f"{base}_{k}", k + 1
+        self._used.add(name)
+        return name
+
+    def node(self, op_type: str, ins: list[str], outs: list[str], **attrs) -> None:
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        name = self.fresh(f"{self._node_name or op_type}")
+        self.nodes.append(helper.make_node(op_type, list(ins), list(outs), name=name, **attrs))
+
+    def tmp(self, hint: str = "tmp") -> str:
+        return self.fresh(f"{self._node_name}/{hint}" if self._node_name else hint)
+
+    def const(self, value: np.ndarray, hint: str = "const") -> str:
+        arr = np.ascontiguousarray(value)
+        key = (arr.dtype.str, arr.shape, arr.tobytes())
+        if key not in self._consts:
+            name = self.fresh(hint)
+            self.initializers.append(numpy_helper.from_array(arr, name))
+            self.specs[name] = Spec(arr.shape, arr.dtype.name)
+            self._consts[key] = name
+        return self._consts[key]
+
+    def initializer(self, name: str, value: np.ndarray) -> None:
+        self._used.add(name)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+
+    def dtype_of(self, name: str) -> str:
+        return self.specs[name].dtype
+
+    def shape_of(self, name: str) -> tuple:
+        return self.specs[name].shape
+
+    onnx_dtype = staticmethod(onnx_dtype)
+
+
+def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dict | None = None,
+               doc: str = "", weights_as_inputs: bool = False):
+    """Build the ModelProto for an op-level graph (after `lower` and `infer_shapes`)."""
+    if not MIN_OPSET <= opset <= max_opset():
+        raise ValueError(f"opset must be between {MIN_OPSET} and {max_opset()} "
+                         f"(the newest the installed onnx knows), got {opset}")
+    e = Emitter(opset)
+    names: dict[tuple, str] = {}
+    g_inputs, g_outputs, value_infos = [], [], []
+
+    # output tensors produced by ops take the output's name directly
+    claimed: dict[tuple, str] = {}
+    for out in graph.outputs:
+        src = graph.output_tensor(out)
+        if graph.kind(src[0]) == "op" and src not in claimed:
+            claimed[src] = graph.node(out)["name"]
+    for oname in claimed.values():
+        e._used.add(oname)
+    for nid in graph.inputs:
+        e._used.add(graph.node(nid)["name"])
+
+    for nid in graph.topo():
+        d = graph.node(nid)
+        kind = d["kind"]
+        if kind == "input":
+            names[(nid, 0)] = d["name"]
+            e.specs[d["name"]] = d["specs"][0]
+            g_inputs.append(value_info(d["name"], d["specs"][0]))
+        elif kind == "weight":
+            var = d["var"]
+            wname = e.fresh(var.path)
+            names[(nid, 0)] = wname
+            e.specs[wname] = d["specs"][0]
+            if weights_as_inputs:
+                g_inputs.append(value_info(wname, d["specs"][0]))
+            else:
+                e.initializers.append(numpy_helper.from_array(
+                    np.ascontiguousarray(var.numpy(), dtype=var.dtype), wname))
+        elif kind == "const":
+            names[(nid, 0)] = e.const(d["value"])
+        elif kind == "op":
+            ins = ["" if t is None else names[t] for t in graph.in_tensors(nid)]
+            while ins and ins[-1] == "":
+                ins.pop()
+            outs = []
+            for slot, spec in enumerate(d["specs"]):
+                oname = claimed.get((nid, slot)) or e.fresh(f"{d['scope'] or d['op']}/{d['op']}")
+                names[(nid, slot)] = oname
+                e.specs[oname] = spec
+                outs.append(oname)
+                if (nid, slot) not in claimed:
+                    value_infos.append(value_info(oname, spec))
+            e._node_name = f"{d['scope']}/{d['op']}" if d["scope"] else d["op"]
+            get_op(d["op"]).emit(e, d["attrs"], ins, outs)
+            e._node_name = ""
+        elif kind == "output":
+            src = graph.output_tensor(nid)
+            oname = d["name"]
+            spec = graph.spec(src)
+            if claimed.get(src) != oname:
+                e._used.add(oname)
+                e.node("Identity", [names[src]], [oname])
+            g_outputs.append(value_info(oname, spec))
+
+    gp = helper.make_graph(e.nodes, _clean(name), g_inputs, g_outputs, initializer=e.initializers,
+                           value_info=value_infos, doc_string=doc)
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(gp, opset_imports=opsets, producer_name="irgraph",
+                              ir_version=helper.find_min_ir_version_for(opsets))
+    for k, v in (metadata or {}).items():
+        helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, k: str(v)})
+    return model
+
+
+def check(model) -> None:
+    """Raise if the model does not pass the full ONNX checker (with strict shape inference)."""
+    onnx.checker.check_model(model, full_check=True)
+
+
+__all__ = ["emit_model", "check", "Emitter", "MIN_OPSET", "max_opset", "TensorProto"]

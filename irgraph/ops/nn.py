@@ -1,0 +1,1 @@
+"""Convolution and pooling primitives (filled by the conv work)."""

@@ -1,0 +1,1 @@
+"""Recurrent primitives: ONNX LSTM/GRU/RNN (filled by the recurrent work)."""

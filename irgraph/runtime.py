@@ -1,0 +1,205 @@
+"""Running exported graphs in onnxruntime: device choice, a cached session, input validation, batching.
+
+The session is built from the inference ONNX model and cached until the model's weights change
+(tracked by a per-variable version) or the graph changes. Validation is a few attribute checks per
+input so that ``predict_on_batch`` stays close to a bare ``InferenceSession.run``.
+"""
+from __future__ import annotations
+
+import collections.abc
+import math
+
+import numpy as np
+import onnxruntime as ort
+
+from . import variables
+
+_PROVIDERS = {"cpu": ["CPUExecutionProvider"],
+              "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
+
+
+def cuda_available() -> bool:
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def resolve_providers(device: str = "auto") -> list[str]:
+    device = (device or "auto").lower()
+    if device == "auto":
+        return _PROVIDERS["cuda" if cuda_available() else "cpu"]
+    if device == "cuda":
+        if not cuda_available():
+            raise ValueError("device='cuda' needs onnxruntime-gpu and an NVIDIA GPU; this onnxruntime "
+                             f"offers {ort.get_available_providers()}. Use device='cpu' or 'auto'.")
+        return _PROVIDERS["cuda"]
+    if device == "cpu":
+        return _PROVIDERS["cpu"]
+    raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+
+
+def make_session(model_bytes: bytes, providers: list[str]) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, so, providers=providers)
+
+
+class InputSpecCheck:
+    """Validates and converts one named input."""
+
+    __slots__ = ("name", "shape", "dtype", "kind", "index")
+
+    def __init__(self, index: int, name: str, shape: tuple, dtype: str):
+        self.index, self.name, self.shape, self.dtype = index, name, tuple(shape), np.dtype(dtype)
+        self.kind = self.dtype.kind
+
+    def convert(self, x) -> np.ndarray:
+        if type(x) is not np.ndarray:
+            if hasattr(x, "numpy") and not isinstance(x, (list, tuple)):
+                x = x.numpy()
+            try:
+                x = np.asarray(x)
+            except Exception as err:
+                raise TypeError(f"input '{self.name}': cannot convert {type(x).__name__} to an array: {err}") from None
+        if x.dtype != self.dtype:
+            x = self._cast(x)
+        shape = x.shape
+        if len(shape) != len(self.shape):
+            raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)} (rank {len(self.shape)}), "
+                             f"got an array of shape {shape} (rank {len(shape)})")
+        for want, got in zip(self.shape, shape):
+            if want is not None and want != got:
+                raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)}, "
+                                 f"got an array of shape {shape}")
+        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+    def _cast(self, x: np.ndarray) -> np.ndarray:
+        k = x.dtype.kind
+        if k not in "fiub":
+            raise TypeError(f"input '{self.name}' expects {self.dtype.name} values, got an array of dtype "
+                            f"{x.dtype} that cannot be converted")
+        if self.kind in "iu" and k == "f":
+            if not np.all(np.isfinite(x)) or not np.all(np.mod(x, 1) == 0):
+                raise TypeError(f"input '{self.name}' expects integer ({self.dtype.name}) values, got "
+                                f"{x.dtype} values that are not whole numbers")
+        return x.astype(self.dtype)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class InferenceRunner:
+    def __init__(self, model, device: str = "auto"):
+        self.model = model
+        self.device_request = device
+        self.providers = resolve_providers(device)
+        self.checks = [InputSpecCheck(i, name, t.shape, t.dtype)
+                       for i, (name, t) in enumerate(zip(model.input_names, model.inputs))]
+        self.names = [c.name for c in self.checks]
+        self.output_names = list(model.output_names)
+        self._session = None
+        self._epoch = -1
+        self._token = None
+        self._single = len(self.checks) == 1
+
+    # ----------------------------------------------------------------------------- session
+    def _weights_token(self):
+        return tuple((id(v), v._version) for v in self.model.weights)
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        if self._session is not None and self._epoch == variables.EPOCH[0]:
+            return self._session
+        token = self._weights_token()
+        if self._session is None or token != self._token:
+            proto = self.model.to_onnx(check=False)
+            self._session = make_session(proto.SerializeToString(), self.providers)
+            self._token = token
+        self._epoch = variables.EPOCH[0]
+        return self._session
+
+    # ----------------------------------------------------------------------------- inputs
+    def feeds(self, x) -> dict:
+        checks = self.checks
+        if isinstance(x, dict):
+            unknown = [k for k in x if k not in self.names]
+            if unknown:
+                raise ValueError(f"unknown input name(s) {unknown}; the model's inputs are {self.names}")
+            missing = [n for n in self.names if n not in x]
+            if missing:
+                raise ValueError(f"missing input(s) {missing}; the model's inputs are {self.names}")
+            return {c.name: c.convert(x[c.name]) for c in checks}
+        if self._single and isinstance(x, (list, tuple)):
+            if len(x) == 1 and np.ndim(x[0]) == len(checks[0].shape):
+                x = x[0]  # a list holding the one input
+            return {checks[0].name: checks[0].convert(x)}
+        if isinstance(x, (list, tuple)):
+            if len(x) != len(checks):
+                raise ValueError(f"model '{self.model.name}' expects {len(checks)} input(s) "
+                                 f"({', '.join(self.names)}), got {len(x)}")
+            return {c.name: c.convert(v) for c, v in zip(checks, x)}
+        if not self._single:
+            raise ValueError(f"model '{self.model.name}' expects {len(checks)} inputs "
+                             f"({', '.join(self.names)}); pass a list or a dict keyed by input name")
+        return {checks[0].name: checks[0].convert(x)}
+
+    def _wrap(self, outs):
+        if isinstance(self.model._output_struct, dict):
+            return dict(zip(self.output_names, outs))
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    # ----------------------------------------------------------------------------- running
+    def predict_on_batch(self, x):
+        feeds = self.feeds(x)
+        return self._wrap(self.session.run(self.output_names, feeds))
+
+    def predict(self, x, batch_size=32, verbose="auto", steps=None):
+        from .progress import Progbar
+        if _is_generator_like(x):
+            return self._predict_batches(x, steps, verbose)
+        feeds = self.feeds(x)
+        arrays = list(feeds.values())
+        n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+        for name, a in feeds.items():
+            if a.shape[0] != n:
+                raise ValueError(f"all inputs need the same number of samples; input '{name}' has "
+                                 f"{a.shape[0]}, input '{self.names[0]}' has {n}")
+        batch_size = int(batch_size or 32)
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        sess = self.session
+        results: list[list] = [[] for _ in self.output_names]
+        nb = max(1, math.ceil(n / batch_size))
+        bar = Progbar(nb, verbose=1 if verbose == "auto" else verbose)
+        for b in range(nb):
+            sl = slice(b * batch_size, (b + 1) * batch_size)
+            outs = sess.run(self.output_names, {k: v[sl] for k, v in feeds.items()})
+            for r, o in zip(results, outs):
+                r.append(o)
+            bar.update(b + 1)
+        bar.close()
+        return self._wrap([np.concatenate(r, axis=0) if len(r) > 1 else r[0] for r in results])
+
+    def _predict_batches(self, data, steps, verbose):
+        results: list[list] = [[] for _ in self.output_names]
+        it = iter(data)
+        count = 0
+        while steps is None or count < steps:
+            try:
+                batch = next(it)
+            except StopIteration:
+                break
+            if isinstance(batch, tuple):  # (x,), (x, y) or (x, y, sample_weight), as Keras unpacks
+                batch = batch[0]
+            outs = self.session.run(self.output_names, self.feeds(batch))
+            for r, o in zip(results, outs):
+                r.append(o)
+            count += 1
+        if count == 0:
+            raise ValueError("the generator passed to predict yielded no batch")
+        return self._wrap([np.concatenate(r, axis=0) for r in results])
+
+
+def _is_generator_like(x) -> bool:
+    return isinstance(x, collections.abc.Iterator) or (
+        isinstance(x, collections.abc.Iterable) and not isinstance(x, (np.ndarray, list, tuple, dict, str))
+        and not hasattr(x, "shape"))

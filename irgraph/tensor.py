@@ -1,0 +1,72 @@
+"""Functional-API tensors: `KerasTensor` and `Input`.
+
+A KerasTensor holds no data: a shape (None for unknown dims), a dtype, a name, and its history
+``(layer, node_index, tensor_index)``, which links it to the call that produced it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class KerasTensor:
+    __array_priority__ = 1000
+
+    def __init__(self, shape, dtype: str = "float32", name: str | None = None, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype).name
+        self.name = name
+        self._keras_history = history
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def node(self):
+        layer, node_index, _ = self._keras_history
+        return layer._inbound_nodes[node_index]
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __len__(self):
+        if self.shape and self.shape[0] is not None:
+            return self.shape[0]
+        raise TypeError("len() of a symbolic tensor with unknown first dimension")
+
+    def __bool__(self):
+        raise TypeError("a symbolic tensor has no truth value; build the condition with backend ops")
+
+    # operators record op layers (as Keras 3 does); equality stays identity, as in Keras
+    def _b(self):
+        from . import backend
+        return backend
+
+    def __add__(self, o): return self._b().add(self, o)
+    def __radd__(self, o): return self._b().add(o, self)
+    def __sub__(self, o): return self._b().subtract(self, o)
+    def __rsub__(self, o): return self._b().subtract(o, self)
+    def __mul__(self, o): return self._b().multiply(self, o)
+    def __rmul__(self, o): return self._b().multiply(o, self)
+    def __truediv__(self, o): return self._b().divide(self, o)
+    def __rtruediv__(self, o): return self._b().divide(o, self)
+    def __pow__(self, o): return self._b().pow(self, o)
+    def __neg__(self): return self._b().negative(self)
+    def __abs__(self): return self._b().abs(self)
+    def __matmul__(self, o): return self._b().matmul(self, o)
+    def __getitem__(self, idx): return self._b().getitem(self, idx)
+
+    __hash__ = object.__hash__
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, tensor=None,
+          batch_shape=None, batch_input_shape=None, **kwargs):
+    """A symbolic model input. ``shape`` excludes the batch axis; ``batch_shape`` includes it."""
+    from .layers.input_layer import InputLayer
+    if sparse:
+        raise ValueError("sparse inputs are not supported by irgraph")
+    if tensor is not None:
+        raise ValueError("Input(tensor=...) is not supported: pass shape= and dtype= instead")
+    layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype,
+                       batch_shape=batch_shape or batch_input_shape, **kwargs)
+    return layer.output

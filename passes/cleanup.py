@@ -1,0 +1,106 @@
+"""cleanup: dead-code elimination, identity removal, constant folding (shape arithmetic and any op
+whose inputs are all constants), and common-subexpression elimination."""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from irgraph.ir import Graph
+from irgraph.ops.base import get_op
+
+FOLD_LIMIT = 1 << 20  # never materialise a folded constant larger than this many elements
+
+
+def cleanup(graph: Graph) -> Graph:
+    g = graph.copy()
+    _remove_identities(g)
+    _fold_constants(g)
+    _cse(g)
+    _dead_code(g)
+    g.refresh_edges()
+    return g
+
+
+def _dead_code(g: Graph) -> None:
+    live = set(g.outputs) | set(g.inputs)
+    for out in g.outputs:
+        live |= nx.ancestors(g.nx, out)
+    for n in list(g.nx.nodes):
+        if n not in live:
+            g.remove(n)
+
+
+def _remove_identities(g: Graph) -> None:
+    for n in list(g.nx.nodes):
+        d = g.node(n)
+        if d["kind"] == "op" and d["op"] == "Identity":
+            src = g.in_tensors(n)[0]
+            g.replace_uses((n, 0), src)
+            g.remove(n)
+
+
+def _fold_constants(g: Graph) -> None:
+    for n in g.topo():
+        if n not in g.nx:
+            continue
+        d = g.node(n)
+        if d["kind"] != "op":
+            continue
+        srcs = g.in_tensors(n)
+        if d["op"] == "Shape":
+            shape = g.spec(srcs[0]).shape
+            if all(isinstance(s, int) for s in shape):
+                _replace_with_consts(g, n, (np.array(shape, dtype=np.int64),))
+            continue
+        op = get_op(d["op"])
+        if op.compute is None or not srcs or any(s is None or g.kind(s[0]) != "const" for s in srcs):
+            continue
+        arrays = [g.node(s[0])["value"] for s in srcs]
+        try:
+            results = op.compute(d["attrs"], *arrays)
+        except Exception:  # an op we cannot evaluate in numpy stays in the graph
+            continue
+        if any(np.asarray(r).size > FOLD_LIMIT for r in results):
+            continue
+        results = tuple(np.asarray(r).astype(s.dtype) for r, s in zip(results, d["specs"]))
+        _replace_with_consts(g, n, results)
+
+
+def _replace_with_consts(g: Graph, n: str, arrays) -> None:
+    for slot, arr in enumerate(arrays):
+        cid = g.add_const(np.ascontiguousarray(arr))
+        g.replace_uses((n, slot), (cid, 0))
+    g.remove(n)
+
+
+def _freeze(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def _cse(g: Graph) -> None:
+    seen: dict = {}
+    for n in g.topo():
+        if n not in g.nx:
+            continue
+        d = g.node(n)
+        if d["kind"] == "const":
+            v = d["value"]
+            if v.size > 64:
+                continue
+            key = ("const", v.dtype.str, v.shape, v.tobytes())
+        elif d["kind"] == "op":
+            key = ("op", d["op"], _freeze(d["attrs"]), tuple(g.in_tensors(n)))
+        else:
+            continue
+        if key in seen:
+            keep = seen[key]
+            for slot in range(len(d["specs"])):
+                g.replace_uses((n, slot), (keep, slot))
+            if n not in g.outputs:
+                g.remove(n)
+        else:
+            seen[key] = n
