@@ -7,6 +7,7 @@ import io
 import numpy as np
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -42,7 +43,7 @@ def summary_table(model) -> Table:
         row = [f"{layer.name} ({type(layer).__name__})", _shape_str(layer), f"{params:,}"]
         if functional:
             row.append(_connected(layer, model))
-        table.add_row(*row)
+        table.add_row(*[escape(c) for c in row])
     return table
 
 

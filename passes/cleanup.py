@@ -52,6 +52,11 @@ def _fold_constants(g: Graph) -> None:
             if all(isinstance(s, int) for s in shape):
                 _replace_with_consts(g, n, (np.array(shape, dtype=np.int64),))
             continue
+        if d["op"] in ("Slice", "Gather") and g.kind(srcs[0][0]) == "op" and g.node(srcs[0][0])["op"] == "Shape":
+            dims = _selected_dims(g, n, d, g.spec(g.in_tensors(srcs[0][0])[0]).shape)
+            if dims is not None and all(isinstance(x, int) for x in dims.flat):
+                _replace_with_consts(g, n, (dims.astype(np.int64),))
+            continue
         op = get_op(d["op"])
         if op.compute is None or not srcs or any(s is None or g.kind(s[0]) != "const" for s in srcs):
             continue
@@ -64,6 +69,17 @@ def _fold_constants(g: Graph) -> None:
             continue
         results = tuple(np.asarray(r).astype(s.dtype) for r, s in zip(results, d["specs"]))
         _replace_with_consts(g, n, results)
+
+
+def _selected_dims(g: Graph, n: str, d: dict, shape: tuple):
+    """The dims a Slice/Gather picks out of a Shape output (object array), or None if unknown."""
+    dims = np.array(shape, dtype=object)
+    if d["op"] == "Slice":
+        return get_op("Slice").compute(d["attrs"], dims)[0]
+    idx = g.in_tensors(n)[1]
+    if g.kind(idx[0]) != "const":
+        return None
+    return np.take(dims, g.node(idx[0])["value"])
 
 
 def _replace_with_consts(g: Graph, n: str, arrays) -> None:

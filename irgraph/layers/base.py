@@ -368,7 +368,8 @@ class Layer:
         with tracing(g, training=False):
             vals = []
             for i, t in enumerate(leaves):
-                shape = tuple(f"?{i}_{a}" if d is None else d for a, d in enumerate(t.shape))
+                shape = tuple(("batch" if a == 0 else f"?{i}_{a}") if d is None else d
+                              for a, d in enumerate(t.shape))
                 nid = g.add_input(f"x{i}", Spec(shape, t.dtype))
                 vals.append(Value(g, nid, 0, g.node(nid)["specs"][0]))
             a_inputs, a_args, a_kwargs = rebuild(template, vals)

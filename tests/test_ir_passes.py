@@ -1,0 +1,130 @@
+"""The IR and each pass, run alone."""
+import networkx as nx
+import numpy as np
+import pytest
+
+import irgraph
+from irgraph import backend as K
+from irgraph.layers import Dense, Input, Lambda
+from irgraph.ops.base import ShapeError, Spec
+from passes import cleanup, infer_shapes, lower
+from passes.manager import PassManager, inference_pipeline
+
+
+def shared_model():
+    a, b = Input(shape=(8,), name="a"), Input(shape=(8,), name="b")
+    shared = Dense(4, name="shared")
+    out = Dense(2, name="head")(irgraph.layers.concatenate([shared(a), shared(b)]))
+    return irgraph.Model([a, b], out)
+
+
+def test_layer_graph_has_input_call_weight_output_nodes():
+    g = shared_model().graph
+    assert [g.node(n)["name"] for n in g.inputs] == ["a", "b"]
+    assert g.count("call") == 4  # shared twice, concatenate, head
+    assert g.count("weight") == 4
+    assert [g.node(n)["name"] for n in g.outputs] == ["head"]
+    assert nx.is_directed_acyclic_graph(g.nx)
+
+
+def test_shared_weights_have_one_node_and_several_consumers():
+    g = shared_model().graph
+    shared = g.shared_weights()
+    assert sorted(g.node(w)["var"].path for w in shared) == ["shared/bias", "shared/kernel"]
+    assert all(len(readers) == 2 for readers in shared.values())
+    low = lower(g)
+    assert sorted(low.node(w)["var"].path for w in low.shared_weights()) == ["shared/bias", "shared/kernel"]
+
+
+def test_tensor_edges_carry_shape_and_dtype():
+    g = shared_model().graph
+    for _, dst, data in g.nx.edges(data=True):
+        if not data.get("weight"):
+            assert "shape" in data and "dtype" in data
+
+
+def test_lower_keeps_layer_scopes_and_call_index():
+    low = lower(shared_model().graph)
+    scopes = {low.node(n)["scope"] for n in low.nodes_of("op")}
+    assert {"shared", "shared[1]", "head"} <= scopes
+    assert low.count("call") == 0
+    # symbolic batch dimension on inputs
+    assert low.node(low.inputs[0])["specs"][0].shape == ("batch", 8)
+
+
+def test_nested_model_scopes():
+    inner_in = Input(shape=(3,))
+    inner = irgraph.Model(inner_in, Dense(3, name="inner_dense")(inner_in), name="inner")
+    x = Input(shape=(3,))
+    model = irgraph.Model(x, inner(inner(x)))
+    low = lower(model.graph)
+    scopes = {low.node(n)["scope"] for n in low.nodes_of("op")}
+    assert "inner/inner_dense" in scopes and "inner[1]/inner_dense" in scopes
+
+
+def test_infer_shapes_rerun_with_new_input_shape():
+    x = Input(shape=(None, 5), name="seq")
+    y = Dense(3)(x)
+    low = lower(irgraph.Model(x, y).graph)
+    assert low.spec(low.output_tensor(low.outputs[0])).shape == ("batch", "seq_1", 3)
+    g2 = infer_shapes(low, {"seq": (4, 11, 5)})
+    assert g2.spec(g2.output_tensor(g2.outputs[0])).shape == (4, 11, 3)
+    assert low.spec(low.output_tensor(low.outputs[0])).shape == ("batch", "seq_1", 3)  # pure
+
+
+def test_infer_shapes_error_names_layer_and_shapes():
+    x = Input(shape=(None, 5), name="seq")
+    low = lower(irgraph.Model(x, Dense(3, name="proj")(x)).graph)
+    with pytest.raises(ShapeError) as err:
+        infer_shapes(low, {"seq": ("batch", 7, 6)})
+    msg = str(err.value)
+    assert "proj" in msg and "MatMul" in msg and "(batch, 7, 6)" in msg
+    with pytest.raises(ValueError, match="unknown input"):
+        infer_shapes(low, {"nope": (1, 2, 5)})
+
+
+def test_cleanup_folds_shape_arithmetic_and_removes_dead_code():
+    x = Input(shape=(4, 6))
+
+    def fn(t):
+        n = K.shape(t)[1] * 2  # shape arithmetic on a static dim: foldable
+        _unused = K.exp(t)  # dead code
+        return K.reshape(t, (-1, 24)) + K.cast(n, "float32")
+
+    model = irgraph.Model(x, Lambda(fn)(x))
+    low = infer_shapes(lower(model.graph))
+    before = low.op_counts()
+    after = cleanup(low).op_counts()
+    assert "Shape" in before and "Shape" not in after
+    assert "Exp" in before and "Exp" not in after
+    arr = np.random.default_rng(0).standard_normal((2, 4, 6)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(arr, verbose=0), arr.reshape(2, 24) + 8.0, rtol=1e-6)
+
+
+def test_cleanup_common_subexpressions():
+    x = Input(shape=(3,))
+    model = irgraph.Model(x, Lambda(lambda t: K.exp(t) + K.exp(t))(x))
+    low = infer_shapes(lower(model.graph))
+    assert low.op_counts()["Exp"] == 2
+    assert cleanup(low).op_counts()["Exp"] == 1
+
+
+def test_pass_manager_keeps_every_intermediate_graph():
+    pm = inference_pipeline()
+    g = shared_model().graph
+    out = pm.run(g)
+    assert [n for n, _ in pm.history] == ["input", "lower", "infer_shapes", "cleanup"]
+    assert pm.after("input") is g and pm.graph is out
+    assert pm.after("lower").count("call") == 0
+    with pytest.raises(KeyError):
+        pm.after("fuse")
+    custom = PassManager([("noop", lambda gr: gr)])
+    assert custom.run(g) is g
+
+
+def test_graph_copy_is_independent():
+    low = lower(shared_model().graph)
+    cp = low.copy()
+    n = cp.nodes_of("op")[0]
+    cp.node(n)["specs"][0] = Spec((1,), "float32")
+    assert low.node(n)["specs"][0] != cp.node(n)["specs"][0]
