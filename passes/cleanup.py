@@ -1,5 +1,5 @@
-"""cleanup: dead-code elimination, identity removal, constant folding (shape arithmetic and any op
-whose inputs are all constants), and common-subexpression elimination."""
+"""cleanup: dead-code elimination, identity removal, transpose cancelling, constant folding (shape
+arithmetic and any op whose inputs are all constants), and common-subexpression elimination."""
 from __future__ import annotations
 
 import networkx as nx
@@ -14,6 +14,7 @@ FOLD_LIMIT = 1 << 20  # never materialise a folded constant larger than this man
 def cleanup(graph: Graph) -> Graph:
     g = graph.copy()
     _remove_identities(g)
+    _cancel_transposes(g)
     _fold_constants(g)
     _cse(g)
     _dead_code(g)
@@ -37,6 +38,26 @@ def _remove_identities(g: Graph) -> None:
             src = g.in_tensors(n)[0]
             g.replace_uses((n, 0), src)
             g.remove(n)
+
+
+def _cancel_transposes(g: Graph) -> None:
+    """Transpose(Transpose(x, p), q) -> x when q undoes p, else one Transpose with the composed perm."""
+    for n in g.topo():
+        if n not in g.nx or g.kind(n) != "op" or g.node(n)["op"] != "Transpose":
+            continue
+        src = g.in_tensors(n)[0]
+        if g.kind(src[0]) != "op" or g.node(src[0])["op"] != "Transpose":
+            continue
+        inner, outer = g.node(src[0])["attrs"]["perm"], g.node(n)["attrs"]["perm"]
+        composed = [inner[p] for p in outer]
+        origin = g.in_tensors(src[0])[0]
+        if composed == list(range(len(composed))):
+            g.replace_uses((n, 0), origin)
+            g.remove(n)
+        else:
+            g.node(n)["attrs"]["perm"] = composed
+            g.nx.remove_edge(src[0], n, 0)
+            g.connect(origin, n, 0)
 
 
 def _fold_constants(g: Graph) -> None:

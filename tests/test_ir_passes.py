@@ -128,3 +128,16 @@ def test_graph_copy_is_independent():
     n = cp.nodes_of("op")[0]
     cp.node(n)["specs"][0] = Spec((1,), "float32")
     assert low.node(n)["specs"][0] != cp.node(n)["specs"][0]
+
+
+def test_cleanup_cancels_and_composes_transposes():
+    x = Input(shape=(2, 3, 4))
+    undo = Lambda(lambda t: K.permute_dimensions(K.permute_dimensions(t, (0, 2, 3, 1)), (0, 3, 1, 2)))(x)
+    twice = Lambda(lambda t: K.permute_dimensions(K.permute_dimensions(t, (0, 2, 1, 3)), (0, 1, 3, 2)))(x)
+    model = irgraph.Model(x, [undo, twice])
+    g = cleanup(infer_shapes(lower(model.graph)))
+    assert g.op_counts().get("Transpose") == 1
+    arr = np.random.default_rng(0).standard_normal((2, 2, 3, 4)).astype(np.float32)
+    a, b = model.predict(arr, verbose=0)
+    np.testing.assert_allclose(a, arr)
+    np.testing.assert_allclose(b, arr.transpose(0, 2, 1, 3).transpose(0, 1, 3, 2))

@@ -1,2 +1,153 @@
-"""Recurrent backend functions (filled by the recurrent work)."""
-__all__: list = []
+"""Recurrent backend functions: Keras-layout weights -> one ONNX LSTM / GRU / RNN op.
+
+Weights stay in Keras layout (kernel (in, gates*H), recurrent_kernel (H, gates*H), bias); the
+reordering into ONNX's W [dirs, gates*H, in], R [dirs, gates*H, H], B [dirs, 2*gates*H] is emitted
+as graph ops (Split/Concat/Transpose/Unsqueeze), which onnxruntime folds for initializers.
+
+Tensors are batch-major as in Keras: ``x`` is (batch, time, features). Each function returns
+``(y, h)`` (``(y, h, c)`` for LSTM) with ``y`` (batch, time, dirs, H) holding every step's output in
+input time order (for the reverse direction too, as ONNX does) and the final states (dirs, batch, H).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.trace import apply
+from .math import (_v, concatenate, expand_dims, getitem, permute_dimensions, reshape, split,
+                   symbolic, transpose)
+
+__all__ = ["RNN_ACTIVATIONS", "gru", "lstm", "reverse_time", "rnn_activation", "simple_rnn"]
+
+# Keras activation name -> (ONNX recurrent activation, alpha, beta); None: the function takes none.
+# All are run by onnxruntime's CPU LSTM/GRU/RNN kernels.
+RNN_ACTIVATIONS = {
+    "tanh": ("Tanh", None, None),
+    "sigmoid": ("Sigmoid", None, None),
+    "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),  # Keras 3: relu6(x + 3) / 6
+    "relu": ("Relu", None, None),
+    "linear": ("Affine", 1.0, 0.0),
+    "softsign": ("Softsign", None, None),
+    "softplus": ("Softplus", None, None),
+    "elu": ("Elu", 1.0, None),
+}
+
+_LSTM_ORDER = (0, 3, 1, 2)  # Keras gates i, f, c, o -> ONNX i, o, f, c
+DIRECTIONS = ("forward", "reverse", "bidirectional")
+
+
+def rnn_activation(name: str) -> tuple:
+    """The ONNX (name, alpha, beta) of a Keras activation name, or a ValueError saying what works."""
+    if name not in RNN_ACTIVATIONS:
+        raise ValueError(f"activation {name!r} has no ONNX recurrent-op equivalent; "
+                         f"use one of {', '.join(sorted(RNN_ACTIVATIONS))}")
+    return RNN_ACTIVATIONS[name]
+
+
+def _activation_attrs(names, dirs: int) -> dict:
+    acts, alphas, betas = [], [], []
+    for name in list(names) * dirs:
+        onnx_name, alpha, beta = rnn_activation(name)
+        acts.append(onnx_name)
+        if alpha is not None:
+            alphas.append(float(alpha))
+        if beta is not None:
+            betas.append(float(beta))
+    return {"activations": tuple(acts), "activation_alpha": tuple(alphas) or None,
+            "activation_beta": tuple(betas) or None}
+
+
+def _reorder(x, order, units: int):
+    """Reorder the gate blocks of the last axis of ``x`` (identity order: unchanged)."""
+    if order is None:
+        return x
+    parts = split(x, [units] * len(order), axis=-1)
+    return concatenate([parts[i] for i in order], axis=-1)
+
+
+def _stack(per_direction):
+    """(dirs, ...) from one tensor per direction."""
+    parts = [expand_dims(t, 0) for t in per_direction]
+    return parts[0] if len(parts) == 1 else concatenate(parts, axis=0)
+
+
+def _onnx_weights(weights, order, units: int):
+    """ONNX W, R, B (B None without bias) from per-direction Keras (kernel, recurrent, bias)."""
+    ws = [transpose(_reorder(_v(k), order, units)) for k, _, _ in weights]
+    rs = [transpose(_reorder(_v(r), order, units)) for _, r, _ in weights]
+    if all(b is None for _, _, b in weights):
+        return _stack(ws), _stack(rs), None
+    bs = []
+    for _, _, bias in weights:
+        b = _reorder(_v(bias), order, units)
+        if b.ndim == 1:  # one Keras bias: the ONNX recurrent bias Rb is zero
+            bs.append(concatenate([b, np.zeros(b.shape, dtype=b.dtype)], axis=0))
+        else:  # GRU reset_after: rows [input bias; recurrent bias] are ONNX's [Wb, Rb]
+            bs.append(reshape(b, (-1,)))
+    return _stack(ws), _stack(rs), _stack(bs)
+
+
+def _state_input(state, dirs: int):
+    """initial state (dirs, batch, H) from a (batch, H) tensor or a list of one per direction."""
+    if state is None:
+        return None
+    per_dir = list(state) if isinstance(state, (list, tuple)) else [state]
+    if len(per_dir) != dirs:
+        raise ValueError(f"expected one initial state tensor per direction ({dirs}), got {len(per_dir)}")
+    return _stack([_v(s) for s in per_dir])
+
+
+def _recurrent(op, x, weights, order, activations, direction, initial_state, n_states, **attrs):
+    x = _v(x)
+    if x.ndim != 3:
+        raise ValueError(f"{op} expects a 3D input (batch, timesteps, features), got shape {x.shape}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"{op} direction must be one of {DIRECTIONS}, got {direction!r}")
+    if weights and not isinstance(weights[0], (list, tuple)):
+        weights = [weights]
+    dirs = 2 if direction == "bidirectional" else 1
+    if len(weights) != dirs:
+        raise ValueError(f"{op} direction {direction!r} needs {dirs} weight set(s), got {len(weights)}")
+    units = int(_v(weights[0][1]).shape[0])
+    w, r, b = _onnx_weights(weights, order, units)
+    states = list(initial_state or [])
+    if len(states) > n_states:
+        raise ValueError(f"{op} takes at most {n_states} initial state(s), got {len(states)}")
+    states += [None] * (n_states - len(states))
+    inputs = [permute_dimensions(x, (1, 0, 2)), w, r, b, None] + [_state_input(s, dirs) for s in states]
+    while inputs[-1] is None:
+        inputs.pop()
+    outs = apply(op, inputs, hidden_size=units, direction=direction,
+                 **_activation_attrs(activations, dirs), **attrs)
+    y = permute_dimensions(outs[0], (2, 0, 1, 3))
+    return (y,) + tuple(outs[1:])
+
+
+@symbolic
+def lstm(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
+         initial_state=None):
+    """ONNX LSTM from Keras weights: per direction (kernel (in, 4H), recurrent_kernel (H, 4H),
+    bias (4H,) or None), gates i, f, c, o. ``initial_state``: [h, c]. Returns (y, h, c)."""
+    return _recurrent("LSTM", x, weights, _LSTM_ORDER, (recurrent_activation, activation, activation),
+                      direction, initial_state, 2)
+
+
+@symbolic
+def gru(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
+        initial_state=None, reset_after=True):
+    """ONNX GRU from Keras weights: per direction (kernel (in, 3H), recurrent_kernel (H, 3H), bias
+    (2, 3H) with ``reset_after`` or (3H,) without, or None), gates z, r, h. Returns (y, h)."""
+    return _recurrent("GRU", x, weights, None, (recurrent_activation, activation), direction,
+                      initial_state, 1, linear_before_reset=int(bool(reset_after)))
+
+
+@symbolic
+def simple_rnn(x, weights, activation="tanh", direction="forward", initial_state=None):
+    """ONNX RNN from Keras weights: per direction (kernel (in, H), recurrent_kernel (H, H), bias (H,)
+    or None). Returns (y, h)."""
+    return _recurrent("RNN", x, weights, None, (activation,), direction, initial_state, 1)
+
+
+@symbolic
+def reverse_time(x):
+    """Reverse axis 1 (time) of a batch-major sequence; works for an unknown length."""
+    return getitem(x, (slice(None), slice(None, None, -1)))
