@@ -37,15 +37,25 @@ def gelu(x, approximate=False):
     return K.gelu(x, approximate)
 
 
+def hard_silu(x):
+    """Keras 3: x * hard_sigmoid(x) = x * relu6(x + 3) / 6."""
+    return x * K.hard_sigmoid(x)
+
+
+def mish(x):
+    return x * K.tanh(K.softplus(x))
+
+
 relu6, selu, sigmoid, hard_sigmoid = K.relu6, K.selu, K.sigmoid, K.hard_sigmoid
 tanh, softplus, softsign, silu = K.tanh, K.softplus, K.softsign, K.silu
-swish = silu
+swish, hard_swish = silu, hard_silu
 
 _BY_NAME = {
     "linear": linear, "relu": relu, "relu6": relu6, "leaky_relu": leaky_relu, "elu": elu,
     "selu": selu, "gelu": gelu, "silu": silu, "swish": swish, "sigmoid": sigmoid,
     "hard_sigmoid": hard_sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
     "softplus": softplus, "softsign": softsign, "exponential": exponential,
+    "hard_silu": hard_silu, "hard_swish": hard_swish, "mish": mish,
 }
 
 

@@ -30,7 +30,8 @@ class Initializer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {}
+        """The constructor arguments (every initializer stores them under their own names)."""
+        return dict(vars(self))
 
 
 class Zeros(Initializer):
@@ -49,9 +50,6 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         return np.broadcast_to(np.asarray(self.value, dtype), shape).copy()
-
-    def get_config(self):
-        return {"value": self.value}
 
 
 class RandomNormal(Initializer):
@@ -111,16 +109,20 @@ class VarianceScaling(Initializer):
         limit = np.sqrt(3.0 * scale)
         return g.uniform(-limit, limit, shape).astype(dtype)
 
-    def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+def _preset(name, scale, mode, distribution):
+    """A named VarianceScaling (GlorotUniform, ...): a class, so it serializes under its own name."""
+    def __init__(self, seed=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": lambda self: {"seed": self.seed}})
 
 
-def GlorotUniform(seed=None): return VarianceScaling(1.0, "fan_avg", "uniform", seed)
-def GlorotNormal(seed=None): return VarianceScaling(1.0, "fan_avg", "truncated_normal", seed)
-def HeUniform(seed=None): return VarianceScaling(2.0, "fan_in", "uniform", seed)
-def HeNormal(seed=None): return VarianceScaling(2.0, "fan_in", "truncated_normal", seed)
-def LecunUniform(seed=None): return VarianceScaling(1.0, "fan_in", "uniform", seed)
-def LecunNormal(seed=None): return VarianceScaling(1.0, "fan_in", "truncated_normal", seed)
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
 
 class Orthogonal(Initializer):
@@ -162,6 +164,8 @@ _BY_NAME = {
 
 def get(identifier, where: str = ""):
     """An initializer from a name, a config dict, an instance or a callable ``(shape, dtype)``."""
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
     if isinstance(identifier, dict):
@@ -186,11 +190,8 @@ def _snake(name: str) -> str:
 
 
 def serialize(init) -> dict | str:
-    for name, cls in _BY_NAME.items():
-        if isinstance(cls, type) and type(init) is cls:
-            return {"class_name": cls.__name__, "config": init.get_config()}
-    if isinstance(init, VarianceScaling):
-        return {"class_name": "VarianceScaling", "config": init.get_config()}
+    if isinstance(init, Initializer):
+        return {"class_name": type(init).__name__, "config": init.get_config()}
     return getattr(init, "__name__", repr(init))
 
 

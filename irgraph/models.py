@@ -235,6 +235,9 @@ class Model(Layer):
 
     # ----------------------------------------------------------------------------- running
     def _runner(self, device="auto"):
+        rt = self._runtime
+        if rt is not None and rt.device_request == device:
+            return rt
         from .runtime import InferenceRunner
         if self._runtime is None or self._runtime.device_request != device:
             self._runtime = InferenceRunner(self, device)

@@ -55,6 +55,12 @@ class KerasTensor:
     def __abs__(self): return self._b().abs(self)
     def __matmul__(self, o): return self._b().matmul(self, o)
     def __getitem__(self, idx): return self._b().getitem(self, idx)
+    def __rpow__(self, o): return self._b().pow(o, self)
+    def __rmatmul__(self, o): return self._b().matmul(o, self)
+    def __gt__(self, o): return self._b().greater(self, o)
+    def __lt__(self, o): return self._b().less(self, o)
+    def __ge__(self, o): return self._b().greater_equal(self, o)
+    def __le__(self, o): return self._b().less_equal(self, o)
 
     __hash__ = object.__hash__
 

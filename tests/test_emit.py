@@ -64,3 +64,14 @@ def test_write_is_atomic_and_leaves_no_temp(tmp_path):
     model.to_onnx(str(path))
     assert path.read_bytes() != first
     assert os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_outputs_in_model_order_even_when_topological_order_differs():
+    x = Input(shape=(3,))
+    deep = Dense(2, name="deep")(Dense(3, name="mid")(x))
+    shallow = Dense(4, name="shallow")(x)
+    model = Model(x, [deep, shallow])
+    proto = model.to_onnx()
+    assert [o.name for o in proto.graph.output] == ["deep", "shallow"]
+    a, b = model.predict_on_batch(rand(2, 3))
+    assert a.shape == (2, 2) and b.shape == (2, 4)

@@ -45,16 +45,19 @@ def _v(x, like=None) -> Value:
 
 
 def _pair(a, b):
-    """Turn two operands into Values of one dtype (Python numbers follow the tensor)."""
+    """Turn two operands into Values of one dtype. Python numbers follow the tensor, except that a
+    Python float promotes an integer or bool tensor to floatx (``int_x * 0.5`` is not 0)."""
     like = a.dtype if isinstance(a, Value) else (b.dtype if isinstance(b, Value) else None)
     from ..variables import Variable
     if like is None:
         like = a.dtype if isinstance(a, Variable) else (b.dtype if isinstance(b, Variable) else None)
+    if like is not None and np.dtype(like).kind in "iub" and (isinstance(a, float) or isinstance(b, float)):
+        like = config.floatx()
+        a, b = (cast(t, like) if isinstance(t, (Value, Variable)) else t for t in (a, b))
     return _v(a, like), _v(b, like)
 
 
 # ------------------------------------------------------------------------------------- shapes
-@symbolic
 def int_shape(x):
     return tuple(x.shape)
 
@@ -96,7 +99,11 @@ def multiply(a, b):
 
 @symbolic
 def divide(a, b):
-    return apply("Div", list(_pair(a, b)))
+    """True division, as Python's ``/``: integer operands give floatx."""
+    a, b = _pair(a, b)
+    if np.dtype(a.dtype).kind in "iub":
+        a, b = cast(a, config.floatx()), cast(b, config.floatx())
+    return apply("Div", [a, b])
 
 
 @symbolic
@@ -183,19 +190,18 @@ def cast(x, dtype):
     return x if x.dtype == dtype else apply("Cast", [x], to=dtype)
 
 
-def _cmp(op):
-    @symbolic
+def _cmp(op, name):
     def f(a, b):
         return apply(op, list(_pair(a, b)))
-    f.__name__ = op.lower()
-    return f
+    f.__name__ = f.__qualname__ = name  # names the op layer on functional tensors
+    return symbolic(f)
 
 
-greater = _cmp("Greater")
-less = _cmp("Less")
-greater_equal = _cmp("GreaterOrEqual")
-less_equal = _cmp("LessOrEqual")
-equal = _cmp("Equal")
+greater = _cmp("Greater", "greater")
+less = _cmp("Less", "less")
+greater_equal = _cmp("GreaterOrEqual", "greater_equal")
+less_equal = _cmp("LessOrEqual", "less_equal")
+equal = _cmp("Equal", "equal")
 
 
 @symbolic
@@ -211,8 +217,17 @@ def where(condition, a, b):
 
 @symbolic
 def switch(condition, then_expression, else_expression):
-    return where(cast(condition, "bool") if _v(condition).dtype != "bool" else condition,
-                 then_expression, else_expression)
+    """Keras switch: branches may be callables; a condition of lower rank than the branches
+    (e.g. one flag per sample) gets trailing axes, so it selects whole rows."""
+    a, b = _pair(then_expression() if callable(then_expression) else then_expression,
+                 else_expression() if callable(else_expression) else else_expression)
+    condition = _v(condition)
+    if condition.dtype != "bool":
+        condition = cast(condition, "bool")
+    rank = a.ndim if a.ndim > b.ndim else b.ndim
+    if 0 < condition.ndim < rank:
+        condition = reshape(condition, (0,) * condition.ndim + (1,) * (rank - condition.ndim))
+    return apply("Where", [condition, a, b])
 
 
 # ------------------------------------------------------------------------------------- activations
@@ -310,18 +325,18 @@ def _axes(axis):
     return tuple(int(a) for a in axis) if isinstance(axis, (list, tuple)) else (int(axis),)
 
 
-def _reducer(op):
-    @symbolic
+def _reducer(op, name):
     def f(x, axis=None, keepdims=False):
         return apply(op, [x], axes=_axes(axis), keepdims=bool(keepdims))
-    return f
+    f.__name__ = f.__qualname__ = name
+    return symbolic(f)
 
 
-sum = _reducer("ReduceSum")  # noqa: A001
-mean = _reducer("ReduceMean")
-max = _reducer("ReduceMax")  # noqa: A001
-min = _reducer("ReduceMin")  # noqa: A001
-prod = _reducer("ReduceProd")
+sum = _reducer("ReduceSum", "sum")  # noqa: A001
+mean = _reducer("ReduceMean", "mean")
+max = _reducer("ReduceMax", "max")  # noqa: A001
+min = _reducer("ReduceMin", "min")  # noqa: A001
+prod = _reducer("ReduceProd", "prod")
 
 
 @symbolic
@@ -502,12 +517,12 @@ def gather(reference, indices):
 
 @symbolic
 def zeros_like(x):
-    return _v(x) * 0.0
+    return _v(x) * 0  # an int 0 keeps the dtype
 
 
 @symbolic
 def ones_like(x):
-    return _v(x) * 0.0 + 1.0
+    return _v(x) * 0 + 1
 
 
 @symbolic

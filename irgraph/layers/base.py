@@ -204,7 +204,10 @@ class Layer:
         dtype = np.dtype(dtype or self.dtype).name
         init = init_mod.get(initializer if initializer is not None else "glorot_uniform",
                             where=f"layer '{self.name}', weight {name!r}")
-        value = np.asarray(init(shape, dtype), dtype=dtype)
+        try:
+            value = np.asarray(init(shape, dtype), dtype=dtype)
+        except ValueError as err:
+            raise ValueError(f"layer '{self.name}', weight {name!r}: {err}") from None
         name = name or f"variable_{len(self._weights)}"
         var = Variable(value, name=name, layer_name=self.name, trainable=trainable and self._trainable,
                        regularizer=regularizer, constraint=constraint)
@@ -265,6 +268,9 @@ class Layer:
     def set_weights(self, weights) -> None:
         params = self.weights
         weights = list(weights)
+        if not self.built and not params:
+            raise ValueError(f"layer '{self.name}' has no weights yet: its weights are created when it is "
+                             "first called on an input (or by build(input_shape)); call it first")
         if len(weights) != len(params):
             raise ValueError(f"layer '{self.name}' expects {len(params)} weight arrays "
                              f"({', '.join(v.path + str(v.shape) for v in params) or 'none'}), "

@@ -48,7 +48,7 @@ class Dense(Layer):
         in_dim = input_shape[-1]
         if in_dim is None:
             raise ValueError(f"Dense layer '{self.name}' needs the last input dimension to be known, "
-                             f"got input shape {input_shape}")
+                             f"got input shape {input_shape}; give the Input a fixed last dimension")
         self.kernel = self.add_weight("kernel", (in_dim, self.units), initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = self.add_weight("bias", (self.units,), initializer=self.bias_initializer,
@@ -118,12 +118,15 @@ class _SpatialDropout(Dropout):
             return (None, None) + (1,) * (n - 2)
         return (None,) + (1,) * (n - 2) + (None,)
 
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
 
 class SpatialDropout1D(_SpatialDropout):
     rank = 1
 
-    def __init__(self, rate=None, **kwargs):
-        super().__init__(rate, data_format="channels_last", **kwargs)
+    def __init__(self, rate=None, data_format=None, **kwargs):
+        super().__init__(rate, data_format="channels_last", **kwargs)  # always (batch, steps, channels)
 
 
 class SpatialDropout2D(_SpatialDropout):
@@ -166,7 +169,8 @@ class Reshape(Layer):
             if (-1 in self.target_shape and total % target) or (-1 not in self.target_shape and total != target):
                 raise ValueError(f"Reshape layer '{self.name}': cannot reshape input of shape "
                                  f"{(None,) + shape} ({total} values per sample) to target_shape "
-                                 f"{self.target_shape}")
+                                 f"{self.target_shape}; the target (without the batch axis) must hold "
+                                 f"the same number of values")
         return K.reshape(inputs, (0,) + self.target_shape)
 
     def get_config(self):
@@ -213,7 +217,8 @@ class RepeatVector(Layer):
 
 class Lambda(Layer):
     """Wraps a function of backend ops as a layer. Output shapes come from tracing the function;
-    ``output_shape`` is accepted for compatibility and checked against the traced shape."""
+    ``output_shape`` and ``mask`` are accepted for compatibility and not used (the traced shape is
+    exact, while Keras 1 code often passes a loose one)."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)

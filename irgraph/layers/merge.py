@@ -24,14 +24,11 @@ class _Merge(Layer):
         shapes = [tuple(x.shape) for x in inputs]
         ref = shapes[0]
         for s in shapes[1:]:
-            if len(s) != len(ref):
+            if len(s) != len(ref) or any(a is not None and b is not None and a != b and 1 not in (a, b)
+                                         for a, b in zip(ref[1:], s[1:])):
                 raise ValueError(f"layer '{self.name}' ({type(self).__name__}): inputs have incompatible "
-                                 f"ranks; received shapes {', '.join(_fmt(t) for t in shapes)}")
-            for a, b in zip(ref[1:], s[1:]):
-                if a is not None and b is not None and a != b and a != 1 and b != 1:
-                    raise ValueError(f"layer '{self.name}' ({type(self).__name__}): inputs have "
-                                     f"incompatible shapes; received shapes "
-                                     f"{', '.join(_fmt(t) for t in shapes)}")
+                                 f"shapes; received shapes {', '.join(_fmt(t) for t in shapes)}. The inputs "
+                                 "need the same rank and equal dims (or 1, which broadcasts) after the batch axis")
 
     def build(self, input_shape):
         self.built = True
@@ -107,7 +104,7 @@ class Concatenate(_Merge):
     def _merge(self, xs):
         dtypes = {x.dtype for x in xs}
         if len(dtypes) > 1:
-            xs = [K.cast(x, "float32") for x in xs]
+            xs = [K.cast(x, K.floatx()) for x in xs]
         return K.concatenate(xs, axis=self.axis)
 
     def get_config(self):
@@ -119,15 +116,19 @@ class Dot(_Merge):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
-        self.axes = tuple(axes) if isinstance(axes, (list, tuple)) else (int(axes), int(axes))
+        if isinstance(axes, (list, tuple)):  # Keras 1 also wrote dot_axes=[(2,), (2,)]
+            axes = [a[0] if isinstance(a, (list, tuple)) and len(a) == 1 else a for a in axes]
+        self.axes = tuple(int(a) for a in axes) if isinstance(axes, (list, tuple)) else (int(axes), int(axes))
+        if len(self.axes) != 2:
+            raise ValueError(f"layer '{self.name}' (Dot): axes must be an int or a pair of ints, got {axes!r}")
         self.normalize = bool(normalize)
 
     def _check_shapes(self, inputs):
         a, b = (tuple(x.shape) for x in inputs)
-        ax = [ax % len(s) if ax < 0 else ax for ax, s in zip(self.axes, (a, b))]
-        if max(ax[0], ax[1]) >= min(len(a), len(b)) + 1 or ax[0] >= len(a) or ax[1] >= len(b):
+        if not all(-len(s) < ax < len(s) and ax % len(s) != 0 for ax, s in zip(self.axes, (a, b))):
             raise ValueError(f"layer '{self.name}' (Dot): axes {self.axes} out of range for shapes "
-                             f"{_fmt(a)} and {_fmt(b)}")
+                             f"{_fmt(a)} and {_fmt(b)}; give one axis per input, not the batch axis 0")
+        ax = [ax % len(s) for ax, s in zip(self.axes, (a, b))]
         if a[ax[0]] is not None and b[ax[1]] is not None and a[ax[0]] != b[ax[1]]:
             raise ValueError(f"layer '{self.name}' (Dot): dimension incompatibility; shapes {_fmt(a)} and "
                              f"{_fmt(b)} differ on the dot axes {self.axes} ({a[ax[0]]} != {b[ax[1]]})")
@@ -178,35 +179,41 @@ def dot(inputs, axes, normalize=False, **kwargs):
 _MODES = {"sum": Add, "mul": Multiply, "ave": Average, "max": Maximum, "min": Minimum}
 
 
-def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, name=None, **kwargs):
-    """Keras 1's merge: mode 'sum', 'mul', 'concat', 'ave', 'max', 'min', 'dot' or 'cos' (or a callable)."""
+def _mode_layer(mode, concat_axis, dot_axes, output_shape, name, **kwargs) -> Layer:
     if callable(mode):
         from .core import Lambda
-        return Lambda(mode, output_shape=output_shape, name=name)(inputs)
+        return Lambda(mode, output_shape=output_shape, name=name, **kwargs)
     if mode == "concat":
-        return Concatenate(axis=concat_axis, name=name, **kwargs)(inputs)
+        return Concatenate(axis=concat_axis, name=name, **kwargs)
     if mode in ("dot", "cos"):
-        return Dot(axes=dot_axes, normalize=(mode == "cos"), name=name, **kwargs)(inputs)
+        return Dot(axes=dot_axes, normalize=(mode == "cos"), name=name, **kwargs)
     if mode not in _MODES:
         raise ValueError(f"merge: unknown mode {mode!r}; use 'sum', 'mul', 'concat', 'ave', 'max', "
-                         "'min', 'dot' or 'cos'")
-    return _MODES[mode](name=name, **kwargs)(inputs)
+                         "'min', 'dot', 'cos' or a function of the list of tensors")
+    return _MODES[mode](name=name, **kwargs)
+
+
+def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, name=None, **kwargs):
+    """Keras 1's merge: mode 'sum', 'mul', 'concat', 'ave', 'max', 'min', 'dot' or 'cos' (or a callable)."""
+    return _mode_layer(mode, concat_axis, dot_axes, output_shape, name, **kwargs)(inputs)
 
 
 class Merge(Layer):
-    """Keras 1's Merge layer, callable on a list of tensors."""
+    """Keras 1's Merge layer, callable on a list of tensors; the work is done by the Keras 2 layer
+    for its mode (named ``<name>_<mode>``, traced inside this layer's scope)."""
 
-    def __init__(self, layers=None, mode="sum", concat_axis=-1, dot_axes=-1, **kwargs):
+    def __init__(self, layers=None, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, **kwargs):
         if layers is not None:
             raise ValueError("Merge(layers=...) of Sequential models is not supported; "
                              "use the functional API with merge layers")
         super().__init__(**kwargs)
         self.mode, self.concat_axis, self.dot_axes = mode, concat_axis, dot_axes
+        label = mode if isinstance(mode, str) else "lambda"
+        self.impl = _mode_layer(mode, concat_axis, dot_axes, output_shape, f"{self.name}_{label}")
 
     def call(self, inputs):
-        if self.mode == "concat":
-            return K.concatenate(list(inputs), axis=self.concat_axis)
-        layer = {"sum": Add, "mul": Multiply, "ave": Average, "max": Maximum, "min": Minimum}.get(self.mode)
-        if layer is None:
-            return Dot(axes=self.dot_axes, normalize=self.mode == "cos")(list(inputs))
-        return layer()(list(inputs))
+        return self.impl(list(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "concat_axis": self.concat_axis,
+                "dot_axes": self.dot_axes}

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from .. import backend as K
 from .. import initializers
+from ..ops.trace import to_value
 from .base import InputSpec, Layer
 
 
 def _broadcast_param(p, rank: int, axes: tuple):
     """Reshape a parameter of shape (C...) on ``axes`` so that it broadcasts against rank ``rank``."""
     if axes == tuple(range(rank - len(axes), rank)):
-        return p
+        return to_value(p)
     shape = [1] * rank
     for a, d in zip(axes, p.shape):
         shape[a] = d
@@ -22,6 +23,8 @@ class BatchNormalization(Layer):
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
         kwargs.pop("mode", None)  # Keras 1: mode 0 is the only one with today's semantics
+        beta_initializer = kwargs.pop("beta_init", beta_initializer)  # Keras 1 spellings
+        gamma_initializer = kwargs.pop("gamma_init", gamma_initializer)
         super().__init__(**kwargs)
         self.axis = axis
         self.momentum, self.epsilon = float(momentum), float(epsilon)
@@ -72,7 +75,8 @@ class BatchNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                **_initializer_config(self, "beta", "gamma", "moving_mean", "moving_variance")}
 
 
 class LayerNormalization(Layer):
@@ -87,6 +91,7 @@ class LayerNormalization(Layer):
         self.beta_initializer = initializers.get(beta_initializer, where)
         self.gamma_initializer = initializers.get(gamma_initializer, where)
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
     def build(self, input_shape):
         rank = len(input_shape)
@@ -97,9 +102,11 @@ class LayerNormalization(Layer):
             raise ValueError(f"layer '{self.name}' (LayerNormalization): normalized axes of input shape "
                              f"{input_shape} must be known")
         self.gamma = self.add_weight("gamma", dims, initializer=self.gamma_initializer,
-                                     regularizer=self.gamma_regularizer) if self.scale else None
+                                     regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
         self.beta = self.add_weight("beta", dims, initializer=self.beta_initializer,
-                                    regularizer=self.beta_regularizer) if self.center else None
+                                    regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center and not self.rms_scaling else None
         self.built = True
 
     def call(self, inputs):
@@ -119,4 +126,9 @@ class LayerNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale}
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
+                **_initializer_config(self, "beta", "gamma")}
+
+
+def _initializer_config(layer, *names):
+    return {f"{n}_initializer": initializers.serialize(getattr(layer, f"{n}_initializer")) for n in names}

@@ -93,7 +93,8 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
                          f"(the newest the installed onnx knows), got {opset}")
     e = Emitter(opset)
     names: dict[tuple, str] = {}
-    g_inputs, g_outputs, value_infos = [], [], []
+    g_inputs, value_infos = [], []
+    out_infos: dict = {}
 
     # output tensors produced by ops take the output's name directly
     claimed: dict[tuple, str] = {}
@@ -147,8 +148,9 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
             if claimed.get(src) != oname:
                 e._used.add(oname)
                 e.node("Identity", [names[src]], [oname])
-            g_outputs.append(value_info(oname, spec))
+            out_infos[nid] = value_info(oname, spec)
 
+    g_outputs = [out_infos[n] for n in graph.outputs]  # model order, not topological order
     gp = helper.make_graph(e.nodes, _clean(name), g_inputs, g_outputs, initializer=e.initializers,
                            value_info=value_infos, doc_string=doc)
     opsets = [helper.make_opsetid("", opset)]

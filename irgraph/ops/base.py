@@ -72,7 +72,7 @@ def fmt_shape(shape) -> str:
 def dims_equal(a, b) -> bool:
     """True when two dims may be equal: unknown (None) and symbolic dims match anything, since two
     different symbols may still be equal at run time."""
-    return a is None or b is None or a == b or isinstance(a, str) or isinstance(b, str)
+    return not (isinstance(a, int) and isinstance(b, int)) or a == b
 
 
 def merge_dim(a, b):

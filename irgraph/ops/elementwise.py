@@ -137,7 +137,11 @@ def _binary(name, fn, onnx_type=None, out_bool=False):
 
 
 def _div(a, b):
-    return a // b if np.asarray(a).dtype.kind in "iu" else a / b
+    """ONNX Div: integer division truncates toward zero (numpy's // floors)."""
+    if np.asarray(a).dtype.kind not in "iu":
+        return a / b
+    q = a // b
+    return q + ((q < 0) & (q * b != a))
 
 
 _binary("Add", np.add)

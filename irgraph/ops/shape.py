@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import (Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, mul_dims, norm_axis,
-                   register)
+from .base import Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, mul_dims, norm_axis, register
 
 
 def _i64(values):
@@ -28,7 +27,10 @@ class Reshape(Op):
         out = [x.shape[i] if d == 0 else (None if d == -1 else d) for i, d in enumerate(target)]
         if target.count(-1) > 1:
             raise ShapeError(f"Reshape target {tuple(target)} has more than one -1")
-        total, known = mul_dims(x.shape), mul_dims([d for d in out if d is not None])
+        # dims copied with 0 cancel out, so (batch, 3, 4) -> (0, -1, 2) still gives (batch, 6, 2)
+        rest = [i for i in range(x.rank) if i >= len(target) or target[i] != 0]
+        total = mul_dims([x.shape[i] for i in rest])
+        known = mul_dims([d for i, d in enumerate(out) if target[i] not in (0, -1)])
         if -1 in target:
             i = target.index(-1)
             if total is not None and known:
@@ -36,7 +38,8 @@ class Reshape(Op):
                     raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} values) to {tuple(target)}")
                 out[i] = total // known
         elif total is not None and known is not None and total != known:
-            raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} values) to {fmt_shape(tuple(out))} ({known} values)")
+            raise ShapeError(f"cannot reshape {fmt_shape(x.shape)} ({total} values) to "
+                             f"{fmt_shape(tuple(out))} ({known} values)")
         return [Spec(tuple(out), x.dtype)]
 
     def emit(self, e, attrs, ins, outs):
@@ -158,9 +161,9 @@ class Slice(Op):
             d = shape[a]
             if isinstance(d, int):
                 shape[a] = len(range(*slice(s, t, st).indices(d)))
-            elif s >= 0 and t >= 0 and t < 2**62 and st == 1:
-                shape[a] = max(t - s, 0) if t < 2**31 else None
-            else:
+            elif 0 <= s and t == s + 1 and st == 1:
+                shape[a] = 1  # an integer index: the element must exist
+            else:  # the length depends on the unknown size (x[:, :3] of 2 steps has 2)
                 shape[a] = None
         return [Spec(tuple(shape), x.dtype)]
 
