@@ -46,6 +46,15 @@ class Op:
 
     compute = None  # optional: (attrs, *arrays) -> tuple of arrays, for constant folding
 
+    def vjp(self, attrs: dict, ins: list, outs: list, grads: list) -> list:
+        """Vector-Jacobian product, written with backend ops (traced into the same graph).
+
+        ``ins``/``outs`` are the op's input/output Values (None for absent optional inputs),
+        ``grads`` the gradient of the loss w.r.t. each output (None where no gradient flows).
+        Returns one gradient (a Value shaped like the input, or None) per input.
+        """
+        raise NotImplementedError(f"primitive {self.name} has no gradient rule")
+
 
 def register(cls):
     """Class decorator: instantiate and register an op under its `name`."""

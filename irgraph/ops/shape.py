@@ -247,13 +247,16 @@ class Expand(Op):
 
     def infer(self, attrs, ins):
         from .base import broadcast
+        if len(ins) > 1:  # dynamic form: the target shape is a tensor, ``out_shape`` its symbolic value
+            return [Spec(broadcast(ins[0].shape, tuple(attrs["out_shape"])), ins[0].dtype)]
         return [Spec(broadcast(ins[0].shape, tuple(attrs["shape"])), ins[0].dtype)]
 
     def emit(self, e, attrs, ins, outs):
-        e.node("Expand", [ins[0], e.const(_i64(attrs["shape"]))], outs)
+        shape = ins[1] if len(ins) > 1 else e.const(_i64(attrs["shape"]))
+        e.node("Expand", [ins[0], shape], outs)
 
-    def compute(self, attrs, x):
-        return (x * np.ones(attrs["shape"], dtype=x.dtype),)
+    def compute(self, attrs, x, shape=None):
+        return (x * np.ones(attrs["shape"] if shape is None else shape, dtype=x.dtype),)
 
 
 @register

@@ -1,0 +1,1 @@
+"""Primitives used by metrics and utilities (TopK, ...): no gradient needed."""
