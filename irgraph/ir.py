@@ -29,6 +29,9 @@ class Graph:
         self._ids = itertools.count()
         self.inputs: list[str] = []   # input node ids, in model order
         self.outputs: list[str] = []  # output node ids, in model order
+        self.state_updates: list = []  # (Variable, tensor): new values of non-trained state
+        self.added_losses: list = []   # scalar tensors added by layers (add_loss, activity regularizers)
+        self.meta: dict = {}           # facts passes record for later stages (e.g. trained weights)
 
     # ------------------------------------------------------------------ construction
     def _new_id(self, prefix: str) -> str:
@@ -179,6 +182,8 @@ class Graph:
                 d["attrs"] = dict(d["attrs"])
         g._ids = itertools.count(next(self._ids) + 1_000_000)
         g.inputs, g.outputs = list(self.inputs), list(self.outputs)
+        g.state_updates, g.added_losses = list(self.state_updates), list(self.added_losses)
+        g.meta = dict(self.meta)
         return g
 
     def __repr__(self) -> str:

@@ -32,6 +32,9 @@ class Model(Layer):
         self._runtime = None
         self._graph_cache = {}
         self.compiled = None
+        self._trainer = None
+        self.stop_training = False
+        self.history = None
         if inputs is None and outputs is None and type(self) is not Model:
             self._nodes, self._layers_list, self._inputs, self._outputs = [], [], [], []
             return
@@ -254,6 +257,78 @@ class Model(Layer):
 
     def _eager_call(self, inputs, args, kwargs):
         return self.predict_on_batch(inputs)
+
+    # ----------------------------------------------------------------------------- training
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=None, steps_per_execution=None, jit_compile=None,
+                device="auto", **kwargs):
+        """Configure training. Keras arguments; ``device`` picks the onnxruntime provider."""
+        from .training.config import CompileConfig
+        kwargs.pop("sample_weight_mode", None)
+        if kwargs:
+            raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")
+        self.compiled = CompileConfig(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
+        self._trainer = None
+        self._compile_device = device
+
+    @property
+    def optimizer(self):
+        return None if self.compiled is None else self.compiled.optimizer
+
+    def _get_trainer(self):
+        if self.compiled is None:
+            raise RuntimeError(f"model '{self.name}' must be compiled before training or evaluation: "
+                               "call model.compile(optimizer, loss, metrics=...) first")
+        if getattr(self, "_trainer", None) is None:
+            from .training.trainer import Trainer
+            self._trainer = Trainer(self, self.compiled, self._compile_device)
+        return self._trainer
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        from .training import trainer
+        return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=callbacks, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        from .training import trainer
+        return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        from .training import trainer
+        return trainer.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        from .training import trainer
+        return trainer.test_on_batch(self, x, y, sample_weight, return_dict)
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, class_weight=None, initial_epoch=0,
+                      **kwargs):
+        kwargs.pop("max_queue_size", None), kwargs.pop("workers", None), kwargs.pop("use_multiprocessing", None)
+        if "nb_epoch" in kwargs:
+            epochs = kwargs.pop("nb_epoch")
+        if kwargs:
+            raise TypeError(f"fit_generator() got unexpected arguments {sorted(kwargs)}")
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data,
+                        validation_steps=validation_steps, class_weight=class_weight,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, verbose=0, **kwargs):
+        return self.evaluate(generator, steps=steps, verbose=verbose)
+
+    def export_training(self, path=None, which="train"):
+        """The train-step (or eval-step) ONNX model of the compiled model; written to ``path`` if given."""
+        tr = self._get_trainer()
+        if tr.graphs is None:
+            raise RuntimeError("the step graphs are built from the first batch of targets: call fit, "
+                               "train_on_batch or evaluate once first")
+        proto = tr.graphs.train if which == "train" else tr.graphs.eval
+        if path is not None:
+            from .saving import atomic_write_bytes
+            atomic_write_bytes(path, proto.SerializeToString())
+        return proto
 
     # ----------------------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,

@@ -3,7 +3,7 @@
 `gradients(loss, wrt)` works on Values of the graph being traced (it traces the backward ops into
 that same graph, under ``grad/<scope>``); fan-out gradients are summed. The pass entry point
 `autodiff(graph, loss, wrt)` does the same on a finished graph and returns it with the gradient
-tensors recorded in ``graph.gradients`` ({wrt tensor: gradient tensor}).
+tensors recorded in ``graph.meta['gradients']`` ({wrt tensor: gradient tensor}).
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def autodiff(graph: Graph, loss: tuple, wrt: list[tuple]) -> Graph:
     g = graph.copy()
     with tracing(g, training=True):
         grads = gradients(_value(g, loss), [_value(g, w) for w in wrt])
-    g.gradients = {w: (None if gv is None else gv.tensor) for w, gv in zip(wrt, grads)}
+    g.meta["gradients"] = {w: (None if gv is None else gv.tensor) for w, gv in zip(wrt, grads)}
     g.refresh_edges()
     return g
 

@@ -21,7 +21,7 @@ def lower(graph: Graph, training: bool = False) -> Graph:
         return graph  # already lowered
     og = Graph(graph.name)
     env: dict[tuple, Value] = {}
-    with tracing(og, training=training):
+    with tracing(og, training=training) as st:
         for nid in graph.topo():
             d = graph.node(nid)
             kind = d["kind"]
@@ -38,5 +38,8 @@ def lower(graph: Graph, training: bool = False) -> Graph:
                     env[(nid, slot)] = v
             elif kind == "output":
                 og.add_output(d["name"], env[graph.output_tensor(nid)].tensor)
+    # what layers recorded for training graphs: state updates and added losses
+    og.state_updates = [(var, v.tensor) for var, v in st.updates]
+    og.added_losses = [v.tensor for v in st.losses]
     og.refresh_edges()
     return og

@@ -160,7 +160,8 @@ class Layer:
         self.dtype = np.dtype(dtype or config.floatx()).name
         self.input_spec = None
         self.supports_masking = False
-        self.activity_regularizer = activity_regularizer
+        from .. import regularizers
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._initial_weights = weights
         if name is None:
             name = config.unique_name(self._default_name())
@@ -209,11 +210,22 @@ class Layer:
         except ValueError as err:
             raise ValueError(f"layer '{self.name}', weight {name!r}: {err}") from None
         name = name or f"variable_{len(self._weights)}"
+        from .. import regularizers
         var = Variable(value, name=name, layer_name=self.name, trainable=trainable and self._trainable,
-                       regularizer=regularizer, constraint=constraint)
+                       regularizer=regularizers.get(regularizer), constraint=constraint)
         var._declared_trainable = trainable
         self._weights.append(var)
         return var
+
+    def add_loss(self, loss) -> None:
+        """Add a scalar loss term from inside ``call`` (counted in training graphs only)."""
+        from ..ops.trace import active, current, to_value
+        if not active():
+            raise ValueError(f"layer '{self.name}': add_loss works inside call(); a loss on model "
+                             "tensors can be written as a Lambda output with its own loss")
+        st = current()
+        if st.training:
+            st.losses.append(to_value(loss))
 
     @property
     def trainable(self) -> bool:
@@ -358,7 +370,11 @@ class Layer:
             if self._accepts_training() and "training" not in kwargs:
                 kwargs = dict(kwargs, training=st.training)
             try:
-                return self.call(inputs, *args, **kwargs)
+                out = self.call(inputs, *args, **kwargs)
+                if st.training and self.activity_regularizer is not None:
+                    for v in flatten(out, lambda o: isinstance(o, Value))[0]:
+                        st.losses.append(self.activity_regularizer(v))
+                return out
             except ShapeError:
                 raise
             except (ValueError, TypeError) as err:

@@ -71,7 +71,26 @@ class BatchNormalization(Layer):
         return y
 
     def _train_call(self, inputs):
-        raise NotImplementedError("batch statistics in training graphs arrive with the training issue")
+        """Normalize with the batch's statistics and record the moving-average updates (Keras:
+        moving = moving * momentum + batch_stat * (1 - momentum), biased batch variance)."""
+        from ..ops.trace import current
+        rank = len(inputs.shape)
+        reduce_axes = tuple(a for a in range(rank) if a not in self._axes)
+        mean = K.mean(inputs, axis=reduce_axes, keepdims=True)
+        centered = inputs - mean
+        var = K.mean(K.square(centered), axis=reduce_axes, keepdims=True)
+        y = centered / K.sqrt(var + self.epsilon)
+        if self.scale:
+            y = y * _broadcast_param(self.gamma, rank, self._axes)
+        if self.center:
+            y = y + _broadcast_param(self.beta, rank, self._axes)
+        flat_shape = tuple(self.moving_mean.shape)
+        batch_mean = K.reshape(mean, flat_shape)
+        batch_var = K.reshape(var, flat_shape)
+        m = self.momentum
+        current().updates.append((self.moving_mean, self.moving_mean * m + batch_mean * (1.0 - m)))
+        current().updates.append((self.moving_variance, self.moving_variance * m + batch_var * (1.0 - m)))
+        return y
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,

@@ -1,0 +1,90 @@
+"""Build the train-step and eval-step graphs and their ONNX models from one layer graph.
+
+train-step: (inputs, <out>_true, <out>_sample_weight, lr, step, weights, optimizer slots)
+            -> (loss, <out>_loss, metric statistics, <weight>:new, <weight>:<slot>:new)
+eval-step:  (inputs, <out>_true, <out>_sample_weight, weights) -> (loss, <out>_loss, metric statistics)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from passes.cleanup import cleanup
+from passes.loss import OutputTarget, attach_loss, metric_output_name
+from passes.lower import lower
+from passes.manager import PassManager
+from passes.optimizer import apply_optimizer
+from passes.shapes import infer_shapes
+
+from ..onnx import check as check_model
+from ..onnx import emit_model
+from ..ops.base import Spec
+
+
+@dataclass
+class MetricSlot:
+    log_name: str          # the History key without 'val_' ('accuracy', 'main_output_accuracy')
+    metric: object         # the Metric (batch_stats / initial_totals / result)
+    outputs: list          # the graph output names of its batch statistics
+
+
+@dataclass
+class StepGraphs:
+    train: object          # ModelProto
+    eval: object
+    train_passes: PassManager
+    eval_passes: PassManager
+    metrics: list          # [MetricSlot]
+    output_losses: list    # graph output names '<out>_loss'
+    trained: list          # [(Variable, [slot names])]
+    state_vars: list       # Variables updated by layers (BatchNorm moving statistics)
+    label_specs: dict
+
+
+def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 17, check: bool = True):
+    names = config.output_names
+    pred_shapes = {n: tuple(t.shape) for n, t in zip(names, model.outputs)}
+    label_shapes = {n: tuple(s.shape) for n, s in label_specs.items()}
+    metric_objs, weighted_objs = config.resolve_metrics(label_shapes, pred_shapes)
+    targets, slots = [], []
+    multi = len(names) > 1
+    for i, n in enumerate(names):
+        targets.append(OutputTarget(n, config.losses[i], config.loss_weights[i], label_specs[n],
+                                    metric_objs[i], weighted_objs[i]))
+        for m in metric_objs[i] + weighted_objs[i]:
+            log = f"{n}_{m.name}" if multi else m.name
+            k = len(m.initial_totals())
+            slots.append(MetricSlot(log, m, [metric_output_name(n, m.name, j) for j in range(k)]))
+    _check_unique([s.log_name for s in slots])
+
+    def lower_train(g):
+        return lower(g, training=True)
+
+    def add_loss(g):
+        return attach_loss(g, targets)
+
+    def optimize(g):
+        return apply_optimizer(g, config.optimizer)
+
+    lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
+    train_pm = PassManager([lower_train, infer_shapes, add_loss, optimize, cleanup])
+    train_graph = train_pm.run(model.graph)
+    eval_pm = PassManager([lower, infer_shapes, add_loss, cleanup])
+    eval_graph = eval_pm.run(model.graph)
+    meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
+    train = emit_model(train_graph, opset=opset, name=f"{model.name}_train_step", metadata=meta,
+                       weights_as_inputs=True)
+    evals = emit_model(eval_graph, opset=opset, name=f"{model.name}_eval_step",
+                       metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
+    if check:
+        check_model(train)
+        check_model(evals)
+    state_vars = [var for var, _ in train_graph.state_updates]
+    return StepGraphs(train, evals, train_pm, eval_pm, slots,
+                      [f"{n}_loss" for n, loss in zip(names, config.losses) if loss is not None],
+                      train_graph.meta.get("trained", []), state_vars, dict(label_specs))
+
+
+def _check_unique(names):
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"compile(): metrics {dup} are given twice for the same output")

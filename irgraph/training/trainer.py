@@ -1,0 +1,324 @@
+"""compile/fit/evaluate/train_on_batch/test_on_batch: the loops around the training session."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import callbacks as callbacks_mod
+from ..ops.base import Spec
+from ..runtime import InputSpecCheck, resolve_providers
+from .data import Dataset, class_weights_to_sample_weights, is_generator_like, prefetch, structure
+from .graphs import build_step_graphs
+from .session import TrainSession
+
+
+def _is_sparse(loss) -> bool:
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", "") or ""
+    fn = getattr(loss, "fn", None)
+    return "sparse" in str(name).lower() or "sparse" in str(getattr(fn, "__name__", "")).lower()
+
+
+class Trainer:
+    """Holds the step graphs, the onnxruntime session and the optimizer state of a compiled model."""
+
+    def __init__(self, model, config, device: str = "auto"):
+        self.model = model
+        self.config = config
+        self.providers = resolve_providers(device)
+        self.checks = [InputSpecCheck(i, n, t.shape, t.dtype) for i, (n, t) in
+                       enumerate(zip(model.input_names, model.inputs))]
+        self.graphs = None
+        self.session = None
+        self.iterations = 0
+        self.slots: dict[str, np.ndarray] = {}
+        self._synced: dict[int, int] = {}
+        self.rng = np.random.default_rng()
+
+    # ----------------------------------------------------------------------------- data
+    def label_specs(self, ys: list) -> dict:
+        specs = {}
+        for name, y, loss, out in zip(self.config.output_names, ys, self.config.losses, self.model.outputs):
+            if y is None:
+                if loss is not None:
+                    raise ValueError(f"no target given for output '{name}', which has a loss; pass y for "
+                                     f"every output with a loss (outputs: {self.config.output_names})")
+                specs[name] = Spec(("batch",) + tuple(d for d in out.shape[1:]), "float32")
+                continue
+            dtype = "int64" if (y.dtype.kind in "iu" and _is_sparse(loss)) else "float32"
+            specs[name] = Spec(("batch",) + tuple(y.shape[1:]), dtype)
+        return specs
+
+    def dataset(self, x, y, sample_weight=None, class_weight=None) -> Dataset:
+        names = self.config.output_names
+        xs = structure(x, self.model.input_names, "inputs")
+        arrays = {c.name: c.convert(a) for c, a in zip(self.checks, xs)}
+        ys = structure(y, names, "targets") if y is not None else [None] * len(names)
+        self.ensure_graphs(ys)
+        n = len(next(iter(arrays.values())))
+        sws = structure(sample_weight, names, "sample_weight") if sample_weight is not None else [None] * len(names)
+        cws = _class_weights_per_output(class_weight, names)
+        for name, yv, sw, cw in zip(names, ys, sws, cws):
+            spec = self.graphs.label_specs[name]
+            if yv is None:
+                yv = np.zeros((n,) + tuple(d if isinstance(d, int) else 1 for d in spec.shape[1:]), spec.dtype)
+            if yv.ndim != len(spec.shape):
+                raise ValueError(f"target for output '{name}' has shape {yv.shape}; the step graph was built "
+                                 f"for targets of rank {len(spec.shape)}")
+            arrays[f"{name}_true"] = np.ascontiguousarray(yv.astype(spec.dtype, copy=False))
+            w = np.ones(n, np.float32) if sw is None else np.asarray(sw, np.float32).reshape(-1)
+            if len(w) != n:
+                raise ValueError(f"sample_weight for output '{name}' has {len(w)} entries for {n} samples")
+            if cw is not None:
+                w = w * class_weights_to_sample_weights(yv, cw)
+            arrays[f"{name}_sample_weight"] = w
+        return Dataset(arrays)
+
+    def ensure_graphs(self, ys: list) -> None:
+        specs = self.label_specs(ys)
+        if self.graphs is not None and self.graphs.label_specs == specs:
+            return
+        self.graphs = build_step_graphs(self.model, self.config, specs)
+        self.session = TrainSession(self.graphs, self.providers)
+        self._upload()
+
+    # ----------------------------------------------------------------------------- state
+    def _state_arrays(self) -> dict:
+        arrays = {v.path: v.numpy() for v in self.model.weights}
+        opt = self.config.optimizer
+        for var, slot_names in self.graphs.trained:
+            init = None
+            for s in slot_names:
+                key = f"{var.path}:{s}"
+                if key not in self.slots:
+                    init = init or opt.initial_slots(var.shape, var.dtype)
+                    self.slots[key] = init[slot_names.index(s)]
+                arrays[key] = self.slots[key]
+        return arrays
+
+    def _upload(self) -> None:
+        self.session.upload(self._state_arrays())
+        self._synced = {id(v): v._version for v in self.model.weights}
+
+    def refresh(self) -> None:
+        """Re-upload when weights were changed from Python (set_weights, load_weights) since the last sync."""
+        if any(self._synced.get(id(v)) != v._version for v in self.model.weights):
+            self.sync()  # keep the optimizer slots the device has
+            self._upload()
+
+    def sync(self) -> None:
+        """Copy the device state back into the model's variables and the optimizer slots."""
+        if self.session is None or self.session._bindings is None:
+            return
+        state = self.session.download()
+        by_path = {v.path: v for v in self.model.weights}
+        changed = [v for v in self.model.weights if self._synced.get(id(v)) != v._version]
+        for name, arr in state.items():
+            if name in by_path:
+                if by_path[name] not in changed:
+                    by_path[name].assign(arr)
+            else:
+                self.slots[name] = arr
+        self._synced = {id(v): v._version for v in self.model.weights}
+
+    # ----------------------------------------------------------------------------- steps
+    def train_step(self, feeds: dict) -> dict:
+        lr = self.config.optimizer.lr_at(self.iterations)
+        out = self.session.train_step(feeds, lr, self.iterations)
+        self.iterations += 1
+        self.config.optimizer.iterations = self.iterations
+        return out
+
+    def eval_step(self, feeds: dict) -> dict:
+        return self.session.eval_step(feeds)
+
+
+class _Accumulator:
+    """Running epoch logs: losses weighted by batch size, metric statistics summed."""
+
+    def __init__(self, graphs, prefix: str = ""):
+        self.graphs, self.prefix = graphs, prefix
+        self.n = 0
+        self.losses: dict[str, float] = {}
+        self.totals = {s.log_name: [np.array(t, dtype=np.float64) for t in s.metric.initial_totals()]
+                       for s in graphs.metrics}
+
+    def add(self, out: dict, batch: int) -> None:
+        self.n += batch
+        keys = ["loss"] + (self.graphs.output_losses if len(self.graphs.label_specs) > 1 else [])
+        for k in keys:
+            self.losses[k] = self.losses.get(k, 0.0) + float(out[k]) * batch
+        for s in self.graphs.metrics:
+            tot = self.totals[s.log_name]
+            for i, name in enumerate(s.outputs):
+                tot[i] = tot[i] + out[name]
+
+    def logs(self) -> dict:
+        logs = {self.prefix + k: v / max(self.n, 1) for k, v in self.losses.items()}
+        for s in self.graphs.metrics:
+            logs[self.prefix + s.log_name] = float(s.metric.result(self.totals[s.log_name]))
+        return logs
+
+
+def _class_weights_per_output(class_weight, names):
+    if class_weight is None:
+        return [None] * len(names)
+    if isinstance(class_weight, dict) and class_weight and all(k in names for k in class_weight):
+        return [class_weight.get(n) for n in names]
+    if len(names) > 1:
+        raise ValueError("class_weight for a model with several outputs must be a dict keyed by output name")
+    return [class_weight]
+
+
+def _unpack(batch):
+    if isinstance(batch, tuple):
+        if len(batch) == 2:
+            return batch[0], batch[1], None
+        if len(batch) == 3:
+            return batch
+        if len(batch) == 1:
+            return batch[0], None, None
+    raise ValueError("a generator for fit/evaluate must yield (x, y) or (x, y, sample_weight) tuples, "
+                     f"got {type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, tuple) else ""))
+
+
+def _generator_batches(trainer, data, steps, class_weight):
+    it = iter(data)
+    count = 0
+    while steps is None or count < steps:
+        try:
+            batch = next(it)
+        except StopIteration:
+            if count == 0:
+                raise ValueError("the generator yielded no batch") from None
+            return
+        x, y, w = _unpack(batch)
+        ds = trainer.dataset(x, y, w, class_weight)
+        yield ds.arrays, ds.n
+        count += 1
+
+
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+        initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+        validation_freq=1, **kwargs):
+    if "nb_epoch" in kwargs:
+        epochs = kwargs.pop("nb_epoch")
+    if kwargs:
+        raise TypeError(f"fit() got unexpected arguments {sorted(kwargs)}")
+    trainer = model._get_trainer()
+    batch_size = int(batch_size or 32)
+    generator = is_generator_like(x)
+    if generator:
+        if validation_split:
+            raise ValueError("validation_split is not available when x is a generator; pass validation_data")
+        train_ds, n_batches = None, steps_per_epoch
+    else:
+        train_ds = trainer.dataset(x, y, sample_weight, class_weight)
+        trainer.refresh()
+        val_ds = None
+        if validation_split:
+            train_ds, val_ds = train_ds.split(validation_split)
+        n_batches = train_ds.num_batches(batch_size, steps_per_epoch)
+    val = validation_data
+    if not generator and validation_split:
+        val = val_ds
+    verbose = 1 if verbose == "auto" else int(verbose)
+    cbs = callbacks_mod.CallbackList(callbacks, model=model, add_history=True, add_progbar=verbose != 0,
+                                     verbose=verbose, epochs=epochs, steps=n_batches)
+    model.stop_training = False
+    cbs.on_train_begin()
+    epoch_logs: dict = {}
+    for epoch in range(initial_epoch, epochs):
+        cbs.on_epoch_begin(epoch)
+        acc = _Accumulator(trainer.graphs)
+        batches = _generator_batches(trainer, x, steps_per_epoch, class_weight) if generator else \
+            train_ds.batches(batch_size, shuffle, trainer.rng, steps_per_epoch)
+        for step, (feeds, n) in enumerate(prefetch(batches)):
+            cbs.on_train_batch_begin(step)
+            if generator and step == 0:
+                trainer.refresh()
+            out = trainer.train_step(feeds)
+            acc.add(out, n)
+            cbs.on_train_batch_end(step, acc.logs())
+            if model.stop_training:
+                break
+        epoch_logs = acc.logs()
+        if val is not None and (epoch + 1) % validation_freq == 0:
+            epoch_logs.update(_evaluate_logs(trainer, val, validation_batch_size or batch_size,
+                                             validation_steps, prefix="val_"))
+        trainer.sync()
+        cbs.on_epoch_end(epoch, epoch_logs)
+        trainer.refresh()
+        if model.stop_training:
+            break
+    cbs.on_train_end(epoch_logs)
+    trainer.sync()
+    return model.history
+
+
+def _evaluate_logs(trainer, data, batch_size, steps, prefix="", sample_weight=None, callbacks=None):
+    acc = _Accumulator(trainer.graphs, prefix)
+    if isinstance(data, Dataset):
+        batches = data.batches(batch_size, False, trainer.rng, steps)
+    elif is_generator_like(data):
+        batches = _generator_batches(trainer, data, steps, None)
+    else:
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError("validation_data must be (x, y) or (x, y, sample_weight), or a generator")
+        x, y, w = data if len(data) == 3 else (data[0], data[1], None)
+        batches = trainer.dataset(x, y, w).batches(batch_size, False, trainer.rng, steps)
+    for step, (feeds, n) in enumerate(prefetch(batches)):
+        if callbacks is not None:
+            callbacks.on_test_batch_begin(step)
+        acc.add(trainer.eval_step(feeds), n)
+        if callbacks is not None:
+            callbacks.on_test_batch_end(step, acc.logs())
+    return acc.logs()
+
+
+def _as_result(logs: dict, return_dict: bool):
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+             callbacks=None, return_dict=False):
+    trainer = model._get_trainer()
+    batch_size = int(batch_size or 32)
+    if is_generator_like(x):
+        data = x
+    else:
+        ds = trainer.dataset(x, y, sample_weight)
+        data = ds
+    trainer.refresh()
+    cbs = callbacks_mod.CallbackList(callbacks, model=model, verbose=0)
+    cbs.on_test_begin()
+    logs = _evaluate_logs(trainer, data, batch_size, steps, callbacks=cbs)
+    cbs.on_test_end(logs)
+    if verbose not in (0, "auto") or verbose == "auto":
+        if verbose != 0:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+    return _as_result(logs, return_dict)
+
+
+def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    trainer = model._get_trainer()
+    ds = trainer.dataset(x, y, sample_weight, class_weight)
+    trainer.refresh()
+    acc = _Accumulator(trainer.graphs)
+    acc.add(trainer.train_step(ds.arrays), ds.n)
+    trainer.sync()
+    return _as_result(acc.logs(), return_dict)
+
+
+def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
+    trainer = model._get_trainer()
+    ds = trainer.dataset(x, y, sample_weight)
+    trainer.refresh()
+    acc = _Accumulator(trainer.graphs)
+    acc.add(trainer.eval_step(ds.arrays), ds.n)
+    return _as_result(acc.logs(), return_dict)
+
+
+test_on_batch.__test__ = False  # not a pytest test
