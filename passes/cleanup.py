@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 
 from irgraph.ir import Graph
-from irgraph.ops.base import get_op
+from irgraph.ops.base import contiguous as _contiguous, get_op
 
 FOLD_LIMIT = 1 << 20  # never materialise a folded constant larger than this many elements
 
@@ -105,7 +105,7 @@ def _selected_dims(g: Graph, n: str, d: dict, shape: tuple):
 
 def _replace_with_consts(g: Graph, n: str, arrays) -> None:
     for slot, arr in enumerate(arrays):
-        cid = g.add_const(np.ascontiguousarray(arr))
+        cid = g.add_const(_contiguous(arr))
         g.replace_uses((n, slot), (cid, 0))
     g.remove(n)
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..ops.base import Spec, get_op
+from ..ops.base import Spec, contiguous as _contiguous, get_op
 
 MIN_OPSET = 17
 
@@ -63,7 +63,7 @@ class Emitter:
         return self.fresh(f"{self._node_name}/{hint}" if self._node_name else hint)
 
     def const(self, value: np.ndarray, hint: str = "const") -> str:
-        arr = np.ascontiguousarray(value)
+        arr = _contiguous(value)
         key = (arr.dtype.str, arr.shape, arr.tobytes())
         if key not in self._consts:
             name = self.fresh(hint)
@@ -74,7 +74,7 @@ class Emitter:
 
     def initializer(self, name: str, value: np.ndarray) -> None:
         self._used.add(name)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self.initializers.append(numpy_helper.from_array(_contiguous(value), name))
 
     def dtype_of(self, name: str) -> str:
         return self.specs[name].dtype
@@ -93,8 +93,9 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
                          f"(the newest the installed onnx knows), got {opset}")
     e = Emitter(opset)
     names: dict[tuple, str] = {}
-    g_inputs, value_infos = [], []
+    value_infos, weight_infos = [], []
     out_infos: dict = {}
+    input_infos: dict = {}
 
     # output tensors produced by ops take the output's name directly
     claimed: dict[tuple, str] = {}
@@ -113,17 +114,17 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
         if kind == "input":
             names[(nid, 0)] = d["name"]
             e.specs[d["name"]] = d["specs"][0]
-            g_inputs.append(value_info(d["name"], d["specs"][0]))
+            input_infos[nid] = value_info(d["name"], d["specs"][0])
         elif kind == "weight":
             var = d["var"]
             wname = e.fresh(var.path)
             names[(nid, 0)] = wname
             e.specs[wname] = d["specs"][0]
             if weights_as_inputs:
-                g_inputs.append(value_info(wname, d["specs"][0]))
+                weight_infos.append(value_info(wname, d["specs"][0]))
             else:
                 e.initializers.append(numpy_helper.from_array(
-                    np.ascontiguousarray(var.numpy(), dtype=var.dtype), wname))
+                    _contiguous(np.asarray(var.numpy(), dtype=var.dtype)), wname))
         elif kind == "const":
             names[(nid, 0)] = e.const(d["value"])
         elif kind == "op":
@@ -151,6 +152,10 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
             out_infos[nid] = value_info(oname, spec)
 
     g_outputs = [out_infos[n] for n in graph.outputs]  # model order, not topological order
+    # inputs: data, labels, lr, step... in graph order, then weights, then optimizer slots ("w:slot")
+    plain = [input_infos[n] for n in graph.inputs if n in input_infos and ":" not in graph.node(n)["name"]]
+    slots = [input_infos[n] for n in graph.inputs if n in input_infos and ":" in graph.node(n)["name"]]
+    g_inputs = plain + weight_infos + slots
     gp = helper.make_graph(e.nodes, _clean(name), g_inputs, g_outputs, initializer=e.initializers,
                            value_info=value_infos, doc_string=doc)
     opsets = [helper.make_opsetid("", opset)]

@@ -129,3 +129,9 @@ def mul_dims(dims):
 
 def np_dtype(dtype: str):
     return np.dtype(dtype)
+
+
+def contiguous(value) -> np.ndarray:
+    """A C-contiguous array that keeps 0-d arrays 0-d (np.ascontiguousarray makes them 1-d)."""
+    arr = np.asarray(value)
+    return np.ascontiguousarray(arr).reshape(arr.shape)
