@@ -2,7 +2,7 @@
 scikit-learn's bundled handwritten digits, evaluate it, export the inference and train-step ONNX
 files, check that a plain onnxruntime session predicts the same, and show the inspection summary.
 
-    python examples/train_digits.py [--epochs 12] [--out out/digits]
+    python examples/train_digits.py [--epochs 20] [--out out/digits]
 """
 from __future__ import annotations
 
@@ -42,9 +42,14 @@ def build_model():
     return Model(image, digit, name="digits_convnet")
 
 
+def compile_model(model):
+    model.compile(optimizer=irgraph.optimizers.Adam(learning_rate=0.003),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default="out/digits")
     args = parser.parse_args(argv)
@@ -54,7 +59,7 @@ def main(argv=None) -> int:
     x_train, x_test, y_train, y_test = load_data()
     model = build_model()
     model.summary()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_model(model)
     t0 = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         validation_split=0.1, verbose=1)

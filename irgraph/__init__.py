@@ -2,6 +2,7 @@
 from . import backend, initializers, activations  # noqa: F401
 from . import layers  # noqa: F401
 from . import models  # noqa: F401
+from . import callbacks, losses, metrics, optimizers, regularizers  # noqa: F401,E401
 from .backend.config import clear_session  # noqa: F401
 from .initializers import set_seed  # noqa: F401
 from .models import Model, Sequential  # noqa: F401

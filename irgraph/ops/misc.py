@@ -1,1 +1,44 @@
-"""Primitives used by metrics and utilities (TopK, ...): no gradient needed."""
+"""Primitives used by metrics and utilities (TopK, ...): no gradient needed.
+
+Metric statistics are graph outputs that no loss depends on, so autodiff never visits these ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Op, ShapeError, Spec, norm_axis, register
+
+
+@register
+class TopK(Op):
+    """The ``k`` largest (or smallest) entries along ``axis``: outputs (values, int64 indices).
+
+    Attributes: ``k`` (int), ``axis`` (default -1), ``largest`` (default True), ``sorted``
+    (default True). As ONNX TopK, ties keep the lower index first.
+    """
+
+    name = "TopK"
+
+    def infer(self, attrs, ins):
+        (x,) = ins
+        k = int(attrs["k"])
+        if k < 1:
+            raise ShapeError(f"TopK needs k >= 1, got {k}")
+        axis = norm_axis(attrs.get("axis", -1), x.rank)
+        d = x.shape[axis]
+        if isinstance(d, int) and k > d:
+            raise ShapeError(f"TopK k={k} exceeds the size {d} of axis {axis}")
+        shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+        return [Spec(shape, x.dtype), Spec(shape, "int64")]
+
+    def emit(self, e, attrs, ins, outs):
+        e.node("TopK", [ins[0], e.const(np.array([int(attrs["k"])], dtype=np.int64))], outs,
+               axis=int(attrs.get("axis", -1)), largest=int(bool(attrs.get("largest", True))),
+               sorted=int(bool(attrs.get("sorted", True))))
+
+    def compute(self, attrs, x):
+        k, axis = int(attrs["k"]), int(attrs.get("axis", -1))
+        key = -x if attrs.get("largest", True) else x
+        idx = np.argsort(key, axis=axis, kind="stable")  # stable: ties keep the lower index first
+        idx = np.take(idx, np.arange(k), axis=axis)
+        return np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)

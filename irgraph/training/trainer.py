@@ -31,7 +31,8 @@ class Trainer:
         self.iterations = 0
         self.slots: dict[str, np.ndarray] = {}
         self._synced: dict[int, int] = {}
-        self.rng = np.random.default_rng()
+        from ..initializers import rng
+        self.rng = np.random.default_rng(int(rng().integers(2**31)))  # irgraph.set_seed makes fit repeatable
 
     # ----------------------------------------------------------------------------- data
     def label_specs(self, ys: list) -> dict:

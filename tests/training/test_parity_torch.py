@@ -11,8 +11,6 @@ from irgraph.layers import (BatchNormalization, Conv2D, Dense, Flatten, Input, M
                             concatenate)
 from irgraph.models import Model
 
-torch.set_default_dtype(torch.float64)
-
 STEPS = 3
 
 
@@ -56,6 +54,11 @@ def irgraph_optimizer(kind, lr):
 def run_parity(model, torch_loss_fn, xs, ys, kind, lr=0.05, loss="mse", loss_weights=None,
                state_fn=None):
     """Train ``model`` for STEPS full-batch steps in irgraph and with ``torch_loss_fn`` in torch."""
+    if kind == "adam":
+        # Adam divides each update by sqrt(v) ~ |g|, so a float32 rounding error in a near-zero
+        # gradient becomes a relative error of the step itself; with Keras's default Adam rate the
+        # difference to the float64 reference stays within 1e-5 of every weight.
+        lr = 0.001
     params = [torch.tensor(w.astype(np.float64)) for w in model.get_weights()]
     trainable = [v.trainable for v in model.weights]
     model.compile(optimizer=irgraph_optimizer(kind, lr), loss=loss, loss_weights=loss_weights)
@@ -90,7 +93,7 @@ def test_mlp(kind):
     x = Input(shape=(6,))
     h = Dense(8, activation="tanh")(x)
     model = Model(x, Dense(3)(h))
-    xs, ys = data((16, 6), (16, 3))
+    xs, ys = data((16, 6)), data((16, 3), seed=7)
 
     def ref(p, xs, ys):
         h = torch.tanh(xs[0] @ p[0] + p[1])
@@ -126,24 +129,26 @@ def test_conv_net_with_pooling_and_shared_submodel(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_batch_normalization(kind):
     x = Input(shape=(5,))
-    h = Dense(6)(x)
+    # no bias before BatchNormalization: its gradient is exactly zero, and RMSprop/Adam would turn
+    # float32 rounding noise in that zero into steps of size ~lr
+    h = Dense(6, use_bias=False)(x)
     h = BatchNormalization(momentum=0.9)(h)
     model = Model(x, Dense(2)(h))
-    xs, ys = data((12, 5), (12, 2), seed=3)
+    xs, ys = data((12, 5), seed=3), data((12, 2), seed=8)
 
     def forward(p, x):
-        h = x @ p[0] + p[1]
+        h = x @ p[0]
         mean, var = h.mean(0), h.var(0, unbiased=False)
-        return (h - mean) / torch.sqrt(var + 1e-3) * p[2] + p[3], mean, var
+        return (h - mean) / torch.sqrt(var + 1e-3) * p[1] + p[2], mean, var
 
     def ref(p, xs, ys):
         h, _, _ = forward(p, xs[0])
-        return ((h @ p[6] + p[7] - ys[0]) ** 2).mean()
+        return ((h @ p[5] + p[6] - ys[0]) ** 2).mean()
 
     def update_moving(params, xs):  # Keras: moving = moving * momentum + batch * (1 - momentum)
         _, mean, var = forward(params, xs[0])
-        params[4].mul_(0.9).add_(0.1 * mean)
-        params[5].mul_(0.9).add_(0.1 * var)
+        params[3].mul_(0.9).add_(0.1 * mean)
+        params[4].mul_(0.9).add_(0.1 * var)
 
     run_parity(model, ref, xs, ys, kind, state_fn=update_moving)
 
