@@ -5,7 +5,7 @@ from . import models  # noqa: F401
 from . import callbacks, losses, metrics, optimizers, regularizers  # noqa: F401,E401
 from .backend.config import clear_session  # noqa: F401
 from .initializers import set_seed  # noqa: F401
-from .models import Model, Sequential  # noqa: F401
+from .models import Model, Sequential, load_model  # noqa: F401
 from .tensor import Input, KerasTensor  # noqa: F401
 
 __version__ = "0.1.0"

@@ -339,10 +339,46 @@ class Model(Layer):
     def count_params(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.weights))
 
+    # ======================================================== saving (serialization.py, saving.py) ==
+    # Config, whole-model files and weights files; the code lives in irgraph/serialization.py and
+    # irgraph/saving.py, these are the Keras entry points.
     def get_config(self) -> dict:
-        return {"name": self.name, "layers": [{"class_name": type(l).__name__, "config": l.get_config()}
-                                              for l in self._layers_list],
-                "input_layers": self.input_names, "output_layers": self.output_names}
+        """Keras-style functional config (JSON-able): layers with their inbound nodes, inputs, outputs.
+        A `Sequential` config is its list of layer configs."""
+        from .serialization import model_config
+        return model_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild the architecture (fresh weights); classes by name from irgraph's layers plus
+        ``custom_objects`` (which Lambda functions and custom layer classes need)."""
+        from .serialization import model_from_config
+        return model_from_config(cls, config, custom_objects)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, **kwargs):
+        """One ONNX file: the inference graph with the weights (deployable as is) plus the config,
+        the compile arguments and the optimizer state as metadata and extra initializers. Written
+        atomically; a ``.h5``/``.keras`` path gets the same ONNX bytes."""
+        from .saving import save_model
+        kwargs.pop("signatures", None), kwargs.pop("options", None)
+        if kwargs:
+            raise TypeError(f"save() got unexpected arguments {sorted(kwargs)}")
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True, save_format=None, **kwargs):
+        """The weights alone, as a numpy ``.npz`` archive keyed by weight path (at ``filepath``
+        whatever its suffix); written atomically."""
+        from .saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name=False, skip_mismatch=False, **kwargs):
+        """Weights from `save_weights` (or a `save` file): by weight path, or by position when this
+        process named the layers differently; shapes are checked before anything is set."""
+        from .saving import load_weights
+        if skip_mismatch:
+            raise ValueError("load_weights(skip_mismatch=True) is not supported")
+        load_weights(self, filepath, by_name=by_name)
+    # ======================================================== end of saving ==========================
 
 
 class Sequential(Model):
@@ -431,6 +467,16 @@ class Sequential(Model):
     def predict(self, *a, **k):
         self._require_built()
         return super().predict(*a, **k)
+
+
+# ======================================================== saving (irgraph/saving.py) =================
+def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
+    """A model saved by `Model.save`: architecture, weights and (``compile=True``) the compile
+    arguments and optimizer state, so ``fit`` continues where it stopped. Reads JSON and arrays
+    only (no pickle, no code); Lambda functions and custom classes come from ``custom_objects``."""
+    from .saving import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile)
+# ======================================================== end of saving ==============================
 
 
 def _first_input_dtype(layer):

@@ -26,7 +26,9 @@ def _connected(layer, model) -> str:
             continue
         for t in node.input_tensors:
             lyr, idx, ti = t._keras_history
-            parts.append(f"{lyr.name}[{idx}][{ti}]")
+            own = [n for n in lyr._inbound_nodes if n in model._nodes]  # model-relative node index
+            src = lyr._inbound_nodes[idx]
+            parts.append(f"{lyr.name}[{own.index(src) if src in own else idx}][{ti}]")
     return ", ".join(parts)
 
 

@@ -14,6 +14,7 @@ FOLD_LIMIT = 1 << 20  # never materialise a folded constant larger than this man
 def cleanup(graph: Graph) -> Graph:
     g = graph.copy()
     _remove_identities(g)
+    _sink_transposes(g)
     _cancel_transposes(g)
     _fold_constants(g)
     _cse(g)
@@ -38,6 +39,36 @@ def _remove_identities(g: Graph) -> None:
             src = g.in_tensors(n)[0]
             g.replace_uses((n, 0), src)
             g.remove(n)
+
+
+_UNARY = {"Relu", "Sigmoid", "Tanh", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Softplus", "Softsign",
+          "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Clip", "Identity"}
+
+
+def _sink_transposes(g: Graph) -> None:
+    """Transpose -> elementwise unary op -> Transpose becomes unary op -> Transpose -> Transpose, so
+    the two transposes meet and cancel (channels_last convolutions leave this pattern around their
+    activations)."""
+    for n in g.topo():
+        if n not in g.nx or g.kind(n) != "op" or g.node(n)["op"] not in _UNARY:
+            continue
+        src = g.in_tensors(n)[0]
+        if g.kind(src[0]) != "op" or g.node(src[0])["op"] != "Transpose" or len(g.consumers(src[0])) != 1:
+            continue
+        users = g.consumers(n)
+        if not users or any(g.kind(u) != "op" or g.node(u)["op"] != "Transpose" for u, _, _ in users):
+            continue
+        t1 = src[0]
+        origin = g.in_tensors(t1)[0]
+        # rewire: origin -> unary -> t1 -> (former consumers of the unary op)
+        g.nx.remove_edge(t1, n, 0)
+        g.connect(origin, n, 0)
+        g.node(n)["specs"] = [g.spec(origin)]
+        for u, slot, _ in users:
+            g.nx.remove_edge(n, u, slot)
+            g.connect((t1, 0), u, slot)
+        g.nx.remove_edge(origin[0], t1, 0) if g.nx.has_edge(origin[0], t1, 0) else None
+        g.connect((n, 0), t1, 0)
 
 
 def _cancel_transposes(g: Graph) -> None:

@@ -141,3 +141,17 @@ def test_cleanup_cancels_and_composes_transposes():
     a, b = model.predict(arr, verbose=0)
     np.testing.assert_allclose(a, arr)
     np.testing.assert_allclose(b, arr.transpose(0, 2, 1, 3).transpose(0, 1, 3, 2))
+
+
+def test_cleanup_sinks_transposes_through_activations():
+    from irgraph.layers import Conv2D, MaxPooling2D
+    x = Input(shape=(8, 8, 3))
+    y = MaxPooling2D((2, 2))(Conv2D(4, (3, 3), activation="relu")(Conv2D(4, (3, 3), activation="relu", padding="same")(x)))
+    model = irgraph.Model(x, y)
+    g = cleanup(infer_shapes(lower(model.graph)))
+    data_transposes = [n for n in g.nodes_of("op") if g.node(n)["op"] == "Transpose"
+                       and g.kind(g.in_tensors(n)[0][0]) != "weight"]
+    assert len(data_transposes) == 2  # into NCHW once, back to NHWC once
+    arr = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
+    from helpers import export_and_run
+    export_and_run(model, [arr])

@@ -43,9 +43,16 @@ def onnx_summary(model: onnx.ModelProto) -> str:
     for op, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         ops.add_row(op, str(c))
     con.print(ops)
-    weights = [i for i in g.initializer if "/" in i.name]
+    state = [i for i in g.initializer if i.name.startswith("optimizer_state/")]
+    weights = [i for i in g.initializer if "/" in i.name and not i.name.startswith("optimizer_state/")]
     n_params = sum(int(np.prod(i.dims)) for i in weights)
-    con.print(f"{len(g.node)} nodes, {len(weights)} weight initializers, {n_params:,} parameters")
+    line = f"{len(g.node)} nodes, {len(weights)} weight initializers, {n_params:,} parameters"
+    if state:
+        line += f"; optimizer state: {len(state)} tensors, {sum(int(np.prod(i.dims)) for i in state):,} values"
+    meta = {p.key: p.value for p in model.metadata_props}
+    con.print(line)
+    if "irgraph.model_config" in meta:
+        con.print("saved by irgraph: reloads with irgraph.models.load_model(path) to continue training")
     return buf.getvalue()
 
 

@@ -490,6 +490,8 @@ class Layer:
     # ----------------------------------------------------------------------------- config
     def get_config(self) -> dict:
         cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            cfg["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = self._batch_input_shape
         return cfg
@@ -500,6 +502,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def serialize_regularizer(reg):
+    """A regularizer as a config dict that `regularizers.get` reads back (None stays None)."""
+    if reg is None or not hasattr(reg, "get_config"):
+        return None if reg is None else getattr(reg, "__name__", None)
+    return {"class_name": type(reg).__name__, "config": reg.get_config()}
 
 
 class AmbiguousNodeError(AttributeError, AssertionError):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations, initializers
 from .. import backend as K
 from ..backend import config
-from .base import InputSpec, Layer
+from .base import InputSpec, Layer, serialize_regularizer
 
 
 def _pop_alias(kwargs, new_value, *names):
@@ -67,7 +67,9 @@ class Dense(Layer):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
+                "bias_regularizer": serialize_regularizer(self.bias_regularizer)}
 
 
 class Activation(Layer):

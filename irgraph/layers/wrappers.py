@@ -47,15 +47,10 @@ class TimeDistributed(Layer):
                 "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
 
     @classmethod
-    def from_config(cls, config):
-        from .. import layers
+    def from_config(cls, config, custom_objects=None):
+        from ..serialization import deserialize_layer
         config = dict(config)
-        inner = config.pop("layer")
-        layer_cls = getattr(layers, inner["class_name"], None)
-        if not (isinstance(layer_cls, type) and issubclass(layer_cls, Layer)):
-            raise ValueError(f"TimeDistributed.from_config: unknown layer class {inner['class_name']!r}; "
-                             "build the wrapper from the layer object instead")
-        return cls(layer_cls.from_config(inner["config"]), **config)
+        return cls(deserialize_layer(config.pop("layer"), custom_objects), **config)
 
 
 from .recurrent import Bidirectional  # noqa: E402,F401  (Keras 2 keeps it in keras.layers.wrappers)

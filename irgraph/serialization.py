@@ -1,0 +1,554 @@
+"""Model configs: the Keras-style JSON description of an architecture, and rebuilding from it.
+
+A functional config lists the layers (``class_name``, ``config``, ``name``, ``inbound_nodes``) and the
+model's inputs and outputs as ``[layer_name, node_index, tensor_index]`` references. Each inbound
+node records its input tensors the same way plus the call-argument template (``inputs, args,
+kwargs`` with tensors as ``{"__slot__": i}``), so keyword calls (``initial_state=``), list inputs
+(merge layers) and dict or list model inputs/outputs come back as they were. Node indices count only
+the calls that belong to the model (a layer's ``_inbound_nodes`` may also hold calls made for other
+models). A `Sequential` config is its list of layer configs (an ``InputLayer`` first once built).
+
+Rebuilding instantiates classes by name from irgraph's layer classes plus ``custom_objects``;
+nothing stored is ever executed: a `Lambda` keeps only its function's name and needs the function
+in ``custom_objects``, and so does a custom layer class.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+
+import numpy as np
+
+from .layers.base import Layer, _Slot, flatten, rebuild
+from .tensor import KerasTensor
+
+# ================================================================================== values
+_TAGS = ("__slot__", "__tuple__", "__dict__", "__slice__", "__ellipsis__", "__ndarray__", "__dtype__",
+         "__npscalar__")
+
+
+def encode_value(obj, where: str = "value"):
+    """A JSON-able form of a call-argument value: plain data, tuples, slices, numpy arrays and
+    dtypes, and tensor slots, each tagged so that `decode_value` gives back the same types."""
+    if isinstance(obj, _Slot):
+        return {"__slot__": obj.i}
+    if isinstance(obj, np.generic):
+        if obj.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: cannot save a numpy {obj.dtype} value")
+        return {"__npscalar__": [obj.dtype.name, obj.item()]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: cannot save a numpy array of dtype {obj.dtype}")
+        return {"__ndarray__": [obj.dtype.name, list(obj.shape), obj.ravel().tolist()]}
+    if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
+        return {"__dtype__": np.dtype(obj).name}
+    if obj is Ellipsis:
+        return {"__ellipsis__": None}
+    if isinstance(obj, slice):
+        return {"__slice__": [encode_value(v, where) for v in (obj.start, obj.stop, obj.step)]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [encode_value(v, where) for v in obj]}
+    if isinstance(obj, list):
+        return [encode_value(v, where) for v in obj]
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and next(iter(obj)) in _TAGS):
+            return {k: encode_value(v, where) for k, v in obj.items()}
+        return {"__dict__": [[encode_value(k, where), encode_value(v, where)] for k, v in obj.items()]}
+    raise ValueError(f"{where}: cannot save a value of type {type(obj).__name__} ({obj!r:.80}); only "
+                     "numbers, strings, None, lists, tuples, dicts, slices and numpy arrays can be "
+                     "stored in a model config")
+
+
+def decode_value(obj):
+    if isinstance(obj, list):
+        return [decode_value(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if len(obj) == 1:
+        tag, v = next(iter(obj.items()))
+        if tag == "__slot__":
+            return _Slot(int(v))
+        if tag == "__tuple__":
+            return tuple(decode_value(x) for x in v)
+        if tag == "__dict__":
+            return {_hashable(decode_value(k)): decode_value(x) for k, x in v}
+        if tag == "__slice__":
+            return slice(*(decode_value(x) for x in v))
+        if tag == "__ellipsis__":
+            return Ellipsis
+        if tag == "__ndarray__":
+            dtype, shape, data = v
+            return np.asarray(data, dtype=_safe_dtype(dtype)).reshape(shape)
+        if tag == "__npscalar__":
+            return np.dtype(_safe_dtype(v[0])).type(v[1])
+        if tag == "__dtype__":
+            return np.dtype(_safe_dtype(v))
+    return {k: decode_value(x) for k, x in obj.items()}
+
+
+def _hashable(k):
+    return tuple(_hashable(x) for x in k) if isinstance(k, list) else k
+
+
+def _safe_dtype(name):
+    dt = np.dtype(str(name))
+    if dt.kind not in "biuf":
+        raise ValueError(f"unsupported dtype {name!r} in a model config")
+    return dt
+
+
+def _plain(obj, where: str):
+    """A layer config made JSON-able: tuples become lists, numpy scalars and arrays plain numbers."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (int, float)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v, where) for v in obj]
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where}: config key {k!r} is not a string")
+            out[k] = _plain(v, f"{where}, entry '{k}'")
+        return out
+    if hasattr(obj, "get_config") and not isinstance(obj, type) and _is_irgraph(type(obj)):
+        # a regularizer (or other irgraph object) kept as an object in a layer config
+        return {"class_name": type(obj).__name__, "config": _plain(obj.get_config(), where)}
+    raise ValueError(f"{where} is a {type(obj).__name__} ({obj!r:.80}), which cannot be saved as JSON; "
+                     "get_config() must return plain values (numbers, strings, lists, dicts)")
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+# ================================================================================== registry
+def _registry() -> dict:
+    from . import layers as layers_mod
+    from .layers.core import OpLayer
+    from .models import Model, Sequential
+    reg = {name: obj for name, obj in vars(layers_mod).items()
+           if isinstance(obj, type) and issubclass(obj, Layer)}
+    for cls in list(reg.values()):
+        reg.setdefault(cls.__name__, cls)
+    reg.update(Model=Model, Functional=Model, Sequential=Sequential, OpLayer=OpLayer)
+    return reg
+
+
+def _is_irgraph(cls) -> bool:
+    return (cls.__module__ or "").split(".")[0] == "irgraph"
+
+
+def _lookup_class(class_name: str, module, layer_name, custom_objects):
+    custom_objects = custom_objects or {}
+    what = f"layer '{layer_name}'" if layer_name else "a layer"
+    if class_name in custom_objects:
+        return custom_objects[class_name]
+    from_elsewhere = module is not None and str(module).split(".")[0] != "irgraph"
+    cls = None if from_elsewhere else _registry().get(class_name)
+    if cls is None:
+        where = f" (defined in module '{module}')" if from_elsewhere else ""
+        raise ValueError(f"unknown layer class {class_name!r}{where} for {what}: it is not an irgraph "
+                         f"layer; pass the class when loading: custom_objects={{{class_name!r}: "
+                         f"{class_name}}}")
+    return cls
+
+
+# ================================================================================== shared objects
+# A layer object that appears at several places of one config (a model used directly and inside
+# TimeDistributed, one layer wrapped twice) is written in full each time with the same
+# ``shared_object_id``, and rebuilt once: later occurrences reuse the first object.
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def _shared_scope():
+    outer = getattr(_state, "objects", None)
+    if outer is None:
+        _state.objects = {}
+    try:
+        yield _state.objects
+    finally:
+        if outer is None:
+            _state.objects = None
+
+
+# ================================================================================== saving
+def layer_spec(layer) -> dict:
+    """``{'class_name', 'config'}`` (plus ``'module'`` for classes defined outside irgraph, and
+    ``'shared_object_id'`` for a layer met more than once)."""
+    with _shared_scope() as seen:
+        spec = {"class_name": type(layer).__name__, "config": layer_config(layer)}
+        if not _is_irgraph(type(layer)):
+            spec["module"] = type(layer).__module__
+        if id(layer) in seen:
+            first = seen[id(layer)][1]
+            next_id = 1 + sum("shared_object_id" in s for _, s in seen.values())
+            sid = first.setdefault("shared_object_id", next_id)
+            spec["shared_object_id"] = sid
+        else:
+            seen[id(layer)] = (layer, spec)  # the layer is kept alive so that ids stay unique
+        return spec
+
+
+def layer_config(layer) -> dict:
+    from .layers.core import Lambda, OpLayer
+    from .layers.recurrent import Bidirectional
+    from .layers.wrappers import TimeDistributed
+    from .models import Model
+    where = f"layer '{layer.name}' ({type(layer).__name__})"
+    if isinstance(layer, Model):
+        return model_config(layer)
+    if isinstance(layer, OpLayer):
+        return {"name": layer.name, "function": _backend_fn_name(layer.fn, where),
+                "template": encode_value(layer.template, where)}
+    saved, _state.objects = _state.objects, {}  # what get_config serializes itself is discarded
+    try:
+        cfg = dict(layer.get_config())
+    finally:
+        _state.objects = saved
+    if isinstance(layer, TimeDistributed):
+        cfg["layer"] = layer_spec(layer.layer)
+    elif isinstance(layer, Bidirectional):
+        cfg["layer"] = layer_spec(layer.forward_layer)
+        cfg["backward_layer"] = layer_spec(layer.backward_layer)
+    elif isinstance(layer, Lambda):
+        cfg["function"] = getattr(layer.function, "__name__", None) or type(layer.function).__name__
+        cfg["arguments"] = encode_value(layer.arguments, f"{where}: arguments")
+    return _plain(cfg, f"config of {where}")
+
+
+def _backend_fn_name(fn, where) -> str:
+    from . import backend
+    name = getattr(fn, "__name__", None)
+    if name is None or getattr(backend, name, None) is not fn or not hasattr(fn, "__wrapped__"):
+        raise ValueError(f"{where}: the op function {fn!r} is not an irgraph.backend function, so it "
+                         "cannot be saved by name; wrap it in a Lambda layer")
+    return name
+
+
+def model_config(model) -> dict:
+    with _shared_scope():
+        return _model_config(model)
+
+
+def _model_config(model) -> dict:
+    from .models import Sequential
+    if isinstance(model, Sequential):
+        return sequential_config(model)
+    if not getattr(model, "_nodes", None) and not getattr(model, "_inputs", None):
+        raise ValueError(f"model '{model.name}' ({type(model).__name__}) has no functional graph "
+                         "(inputs and outputs), so it has no config to save")
+    node_index: dict[int, int] = {}
+    per_layer: dict[int, list] = {}
+    for node in model._nodes:
+        lst = per_layer.setdefault(id(node.layer), [])
+        node_index[id(node)] = len(lst)
+        lst.append(node)
+
+    def ref(t):
+        layer, idx, ti = t._keras_history
+        node = layer._inbound_nodes[idx]
+        if id(node) in node_index:
+            return [layer.name, node_index[id(node)], ti]
+        from .layers.input_layer import InputLayer
+        if isinstance(layer, InputLayer):
+            return [layer.name, 0, 0]
+        raise ValueError(f"model '{model.name}': its input {t.name} is not the output of an Input; "
+                         "only models whose inputs are Input() tensors can be saved")
+
+    layers = []
+    for layer in model._layers_list:
+        nodes = [{"input_tensors": [ref(t) for t in n.input_tensors],
+                  "template": encode_value(n.template, f"call of layer '{layer.name}'")}
+                 for n in per_layer.get(id(layer), [])]
+        spec = layer_spec(layer)
+        spec["name"] = layer.name
+        spec["inbound_nodes"] = nodes
+        layers.append(spec)
+    ins, in_tpl = flatten(model._input_struct, lambda o: isinstance(o, KerasTensor))
+    outs, out_tpl = flatten(model._output_struct, lambda o: isinstance(o, KerasTensor))
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": [ref(t) for t in ins], "input_structure": encode_value(in_tpl),
+            "output_layers": [ref(t) for t in outs], "output_structure": encode_value(out_tpl)}
+
+
+def sequential_config(model) -> dict:
+    specs = []
+    if model._input_tensor is not None:
+        specs.append(layer_spec(model._input_tensor._keras_history[0]))
+    specs.extend(layer_spec(layer) for layer in model._stack)
+    return {"name": model.name, "trainable": model.trainable, "layers": specs}
+
+
+# ================================================================================== loading
+def deserialize_layer(spec: dict, custom_objects=None):
+    """A layer (or model) from ``{'class_name', 'config'}``."""
+    with _shared_scope() as made:
+        sid = spec.get("shared_object_id") if isinstance(spec, dict) else None
+        if sid is not None and ("load", sid) in made:
+            return made[("load", sid)]
+        layer = _deserialize_layer(spec, custom_objects)
+        if sid is not None:
+            made[("load", sid)] = layer
+        return layer
+
+
+def _deserialize_layer(spec: dict, custom_objects=None):
+    from .layers.core import Lambda, OpLayer
+    from .layers.recurrent import Bidirectional
+    from .layers.wrappers import TimeDistributed
+    from .models import Model
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"a layer entry of the config is not {{'class_name', 'config'}}: {spec!r:.200}")
+    class_name = spec["class_name"]
+    cfg = dict(spec.get("config") or {})
+    name = cfg.get("name", spec.get("name"))
+    cls = _lookup_class(class_name, spec.get("module"), name, custom_objects)
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ValueError(f"custom_objects[{class_name!r}] for layer '{name}' is not a Layer class")
+    try:
+        if issubclass(cls, Model):
+            return cls.from_config(cfg, custom_objects=custom_objects)
+        if issubclass(cls, OpLayer):
+            from . import backend
+            fn_name = str(cfg["function"])
+            fn = None if fn_name.startswith("_") else getattr(backend, fn_name, None)
+            if not callable(fn) or not hasattr(fn, "__wrapped__"):  # only @symbolic backend ops
+                raise ValueError(f"op layer '{name}' uses unknown backend function {cfg['function']!r}")
+            return cls(fn, decode_value(cfg["template"]), name=name)
+        if issubclass(cls, TimeDistributed):
+            cfg["layer"] = deserialize_layer(cfg["layer"], custom_objects)
+            inner = cfg.pop("layer")
+            return cls(inner, **cfg)
+        if issubclass(cls, Bidirectional):
+            fw = _renamed(cfg.pop("layer"), "forward_")
+            bw = cfg.pop("backward_layer", None)
+            return cls(deserialize_layer(fw, custom_objects),
+                       backward_layer=None if bw is None else deserialize_layer(bw, custom_objects), **cfg)
+        if issubclass(cls, Lambda):
+            cfg["function"] = _lambda_function(cfg.get("function"), name, custom_objects)
+            cfg["arguments"] = decode_value(cfg.get("arguments") or {})
+            return cls(**cfg)
+        return cls.from_config(_with_custom_functions(cfg, custom_objects))
+    except (TypeError, KeyError) as err:
+        raise ValueError(f"cannot rebuild layer '{name}' ({class_name}) from its config: "
+                         f"{type(err).__name__}: {err}" + (
+                             "; a custom layer needs a get_config() returning its constructor "
+                             "arguments" if not _is_irgraph(cls) else "")) from None
+
+
+_FUNCTION_KEYS = ("activation", "_initializer", "_regularizer", "_constraint")
+
+
+def _with_custom_functions(cfg, custom_objects):
+    """Activations, initializers, regularizers and constraints saved by the name of a custom
+    function come back as that function from ``custom_objects``."""
+    if not custom_objects:
+        return cfg
+    out = dict(cfg)
+    for k, v in cfg.items():
+        if k.endswith(_FUNCTION_KEYS) and isinstance(v, str) and v in custom_objects:
+            out[k] = custom_objects[v]
+    return out
+
+
+def _py(name) -> str:
+    """How the object would be spelled in the user's code, for error messages."""
+    return str(name) if str(name).isidentifier() else "fn"
+
+
+def _renamed(spec, prefix):
+    spec = dict(spec)
+    cfg = dict(spec.get("config") or {})
+    name = cfg.get("name") or ""
+    cfg["name"] = name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
+    spec["config"] = cfg
+    return spec
+
+
+def _lambda_function(fn_name, layer_name, custom_objects):
+    custom_objects = custom_objects or {}
+    for key in (fn_name, layer_name):
+        if key in custom_objects and callable(custom_objects[key]):
+            return custom_objects[key]
+    raise ValueError(f"Lambda layer '{layer_name}' calls the function {fn_name!r}, which is not in "
+                     f"custom_objects: irgraph never loads code from a file, so pass the function "
+                     f"when loading: custom_objects={{{fn_name!r}: {_py(fn_name)}}}"
+                     f" (or keyed by the layer name {layer_name!r})")
+
+
+def model_from_config(cls, config, custom_objects=None):
+    with _shared_scope():
+        return _model_from_config(cls, config, custom_objects)
+
+
+def _model_from_config(cls, config, custom_objects=None):
+    from .models import Sequential
+    if issubclass(cls, Sequential):
+        return _sequential_from_config(cls, config, custom_objects)
+    if isinstance(config, list) or (isinstance(config, dict) and "layers" in config
+                                    and "input_layers" not in config):  # a Sequential config
+        return _sequential_from_config(Sequential, config, custom_objects)
+    if not isinstance(config, dict) or "layers" not in config:
+        raise ValueError(f"{cls.__name__}.from_config needs a functional config with 'layers', "
+                         f"'input_layers' and 'output_layers'; got {str(config)[:200]}")
+    created: dict[str, Layer] = {}
+    order: list[str] = []
+    pending: dict[str, list] = {}
+    tensors: dict[tuple, KerasTensor] = {}
+    counts: dict[str, int] = {}
+    for spec in config["layers"]:
+        layer = deserialize_layer(spec, custom_objects)
+        name = spec.get("name", layer.name)
+        created[name], pending[name], counts[name] = layer, list(spec.get("inbound_nodes") or []), 0
+        order.append(name)
+        from .layers.input_layer import InputLayer
+        if isinstance(layer, InputLayer):
+            tensors[(name, 0, 0)] = layer._inbound_nodes[0].output_tensors[0]
+    while any(pending.values()):
+        progress = False
+        for name in order:
+            queue = pending[name]
+            while queue and all(tuple(r) in tensors for r in queue[0]["input_tensors"]):
+                node = queue.pop(0)
+                _call_node(created[name], name, node, counts[name], tensors)
+                counts[name] += 1
+                progress = True
+        if not progress:
+            stuck = [(n, [r for r in pending[n][0]["input_tensors"] if tuple(r) not in tensors])
+                     for n in order if pending[n]]
+            raise ValueError(f"model config '{config.get('name')}' is inconsistent: layer "
+                             f"'{stuck[0][0]}' needs tensors {stuck[0][1]} that no layer produces")
+
+    def struct(refs_key, tpl_key):
+        refs = []
+        for r in config[refs_key]:
+            if tuple(r) not in tensors:
+                raise ValueError(f"model config '{config.get('name')}': {refs_key} names tensor {r}, "
+                                 "which no layer produces")
+            refs.append(tensors[tuple(r)])
+        tpl = decode_value(config[tpl_key]) if tpl_key in config else (
+            _Slot(0) if len(refs) == 1 else [_Slot(i) for i in range(len(refs))])
+        return rebuild(tpl, refs)
+
+    inputs, outputs = struct("input_layers", "input_structure"), struct("output_layers", "output_structure")
+    return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
+               trainable=config.get("trainable", True))
+
+
+def _call_node(layer, name, node, index, tensors):
+    ins = [tensors[tuple(r)] for r in node["input_tensors"]]
+    default = {"__tuple__": [_slots_list(len(ins)), {"__tuple__": []}, {}]}  # (inputs, (), {})
+    template = decode_value(node.get("template", default))
+    try:
+        inputs, args, kwargs = rebuild(template, ins)
+        layer(inputs, *args, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"rebuilding the model: calling layer '{name}' failed: {err}") from None
+    new = layer._inbound_nodes[-1]
+    for i, t in enumerate(new.output_tensors):
+        tensors[(name, index, i)] = t
+
+
+def _slots_list(n):
+    return {"__slot__": 0} if n == 1 else [{"__slot__": i} for i in range(n)]
+
+
+def _sequential_from_config(cls, config, custom_objects):
+    if isinstance(config, list):  # Keras 2.0-2.2: the layer list itself
+        config = {"layers": config}
+    model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+    for spec in config.get("layers", []):
+        model.add(deserialize_layer(spec, custom_objects))
+    return model
+
+
+# ================================================================================== compile
+def _identifier(obj, what: str):
+    """A loss or metric identifier as JSON: a name, or ``{'class_name', 'config'}`` for objects."""
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, type):
+        return obj.__name__
+    if hasattr(obj, "get_config") and not isinstance(obj, type):
+        from .losses import LossFunctionWrapper
+        if type(obj) is LossFunctionWrapper:
+            fn = obj.fn
+            return getattr(fn, "__name__", None) or _unsavable(obj, what)
+        return {"class_name": type(obj).__name__, "config": _plain(obj.get_config(), what)}
+    if callable(obj):
+        return getattr(obj, "__name__", None) or _unsavable(obj, what)
+    return _unsavable(obj, what)
+
+
+def _unsavable(obj, what):
+    raise ValueError(f"{what} {obj!r:.80} cannot be saved: give a name, a function or an object with "
+                     "get_config()")
+
+
+def compile_config(compiled) -> dict:
+    from . import optimizers
+    names = compiled.output_names
+    opt = optimizers.serialize(compiled.optimizer)
+    lr = opt["config"].get("learning_rate")
+    if callable(compiled.optimizer.learning_rate) and not isinstance(lr, dict):
+        raise ValueError("the optimizer's learning rate is a plain function, which cannot be saved; use a "
+                         "LearningRateSchedule (or save with include_optimizer=False)")
+    return {
+        "optimizer": _plain(opt, "optimizer config"),
+        "loss": {n: _identifier(i, f"loss of output '{n}'") for n, i in zip(names, compiled.loss_ids)},
+        "loss_weights": dict(zip(names, compiled.loss_weights)),
+        "metrics": {n: [_identifier(m, f"metric of output '{n}'") for m in ms]
+                    for n, ms in zip(names, compiled.metric_ids)},
+        "weighted_metrics": {n: [_identifier(m, f"weighted metric of output '{n}'") for m in ms]
+                             for n, ms in zip(names, compiled.weighted_metric_ids)},
+    }
+
+
+def compile_kwargs(cfg: dict, custom_objects=None) -> dict:
+    """The `compile` arguments for a stored compile config."""
+    from . import losses, metrics, optimizers
+    co = custom_objects or {}
+
+    def resolve(ident, module, what, kind):
+        if ident is None:
+            return None
+        if isinstance(ident, str):
+            if ident in co:
+                return co[ident]
+            try:
+                module.get(ident)
+            except (ValueError, TypeError):
+                raise ValueError(f"{what} {ident!r} is not a built-in {kind}: pass it when loading: "
+                                 f"custom_objects={{{ident!r}: {_py(ident)}}}") from None
+            return ident
+        if isinstance(ident, dict):
+            cname = ident.get("class_name")
+            if cname in co:
+                return co[cname].from_config(dict(ident.get("config") or {}))
+            try:
+                return module.get(ident)
+            except (ValueError, TypeError):
+                raise ValueError(f"{what}: unknown class {cname!r}; pass it when loading: "
+                                 f"custom_objects={{{cname!r}: {cname}}}") from None
+        raise ValueError(f"{what}: unreadable identifier {ident!r}")
+
+    return {
+        "optimizer": optimizers.deserialize(cfg["optimizer"], co),
+        "loss": {n: resolve(i, losses, f"loss of output '{n}'", "loss") for n, i in cfg["loss"].items()},
+        "loss_weights": cfg.get("loss_weights"),
+        "metrics": {n: [resolve(m, metrics, f"metric of output '{n}'", "metric") for m in ms]
+                    for n, ms in (cfg.get("metrics") or {}).items()},
+        "weighted_metrics": {n: [resolve(m, metrics, f"weighted metric of output '{n}'", "metric")
+                                 for m in ms]
+                             for n, ms in (cfg.get("weighted_metrics") or {}).items()},
+    }
