@@ -125,13 +125,15 @@ def _fold_constants(g: Graph) -> None:
 
 def _selected_dims(g: Graph, n: str, d: dict, shape: tuple):
     """The dims a Slice/Gather picks out of a Shape output (object array), or None if unknown."""
+    if d["op"] == "Slice" and len(g.in_tensors(n)) > 1:
+        return None  # dynamic slice: bounds known only at run time
     dims = np.array(shape, dtype=object)
     if d["op"] == "Slice":
         return get_op("Slice").compute(d["attrs"], dims)[0]
     idx = g.in_tensors(n)[1]
     if g.kind(idx[0]) != "const":
         return None
-    return np.take(dims, g.node(idx[0])["value"])
+    return np.asarray(np.take(dims, g.node(idx[0])["value"]), dtype=object)
 
 
 def _replace_with_consts(g: Graph, n: str, arrays) -> None:

@@ -11,6 +11,7 @@ from .math import symbolic  # noqa: F401
 from .conv import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
+from .grad import *  # noqa: F401,F403
 
 
 def learning_phase() -> int:

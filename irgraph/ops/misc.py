@@ -42,3 +42,13 @@ class TopK(Op):
         idx = np.argsort(key, axis=axis, kind="stable")  # stable: ties keep the lower index first
         idx = np.take(idx, np.arange(k), axis=axis)
         return np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)
+
+    def vjp(self, attrs, ins, outs, grads):
+        """The values' gradient goes back to the positions they were taken from."""
+        from . import grad_utils as gu
+        from .trace import apply
+        (x,), g = ins, grads[0]
+        if g is None or not gu.is_float(x):
+            return [None]
+        return [apply("ScatterElements", [gu.zeros_like(x), outs[1], g],
+                      axis=attrs.get("axis", -1), reduction="add")]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, fmt_shape, register
+from . import grad_utils as gu
+from .trace import apply, constant
 
 
 def _out_dim(size, k_eff, stride, pad_begin, pad_end, auto_pad):
@@ -38,6 +40,9 @@ def _window_shape(x: Spec, kernel, attrs, what: str) -> tuple:
             raise ShapeError(f"{what} over {n} spatial axes needs {want} {name} values, got {tuple(v)}")
     out = []
     for i, size in enumerate(x.shape[2:]):
+        if not isinstance(kernel[i], int):  # a run-time kernel (the weight gradient's Conv)
+            out.append(None)
+            continue
         k_eff = (kernel[i] - 1) * dilations[i] + 1
         d = _out_dim(size, k_eff, strides[i], pads[i], pads[i + n], auto_pad)
         if isinstance(d, int) and d <= 0:
@@ -58,8 +63,10 @@ def _check_float_nc(x: Spec, what: str) -> None:
 
 def _conv_attrs(attrs, n: int, kernel) -> dict:
     """The ONNX attributes of a Conv/ConvTranspose node."""
-    out = {"kernel_shape": list(kernel), "strides": list(attrs.get("strides") or (1,) * n),
+    out = {"strides": list(attrs.get("strides") or (1,) * n),
            "dilations": list(attrs.get("dilations") or (1,) * n), "group": int(attrs.get("group", 1))}
+    if all(isinstance(k, int) for k in kernel):  # else ONNX reads it from the weight at run time
+        out["kernel_shape"] = list(kernel)
     if attrs.get("auto_pad"):
         out["auto_pad"] = attrs["auto_pad"]
     else:
@@ -82,10 +89,10 @@ class Conv(Op):
         if w.rank != x.rank:
             raise ShapeError(f"Conv kernel {fmt_shape(w.shape)} must have the rank of the input {fmt_shape(x.shape)}")
         m, c_per_group = w.shape[0], w.shape[1]
-        if isinstance(x.shape[1], int) and x.shape[1] != c_per_group * group:
+        if isinstance(x.shape[1], int) and isinstance(c_per_group, int) and x.shape[1] != c_per_group * group:
             raise ShapeError(f"Conv input has {x.shape[1]} channels, the kernel {fmt_shape(w.shape)} "
                              f"with group={group} expects {c_per_group * group}")
-        if m % group:
+        if isinstance(m, int) and m % group:
             raise ShapeError(f"Conv output channels {m} are not divisible by group={group}")
         if b is not None and (b.rank != 1 or b.shape[0] != m):
             raise ShapeError(f"Conv bias must have shape ({m},), got {fmt_shape(b.shape)}")
@@ -95,6 +102,28 @@ class Conv(Op):
     def emit(self, e, attrs, ins, outs):
         kernel = e.shape_of(ins[1])[2:]
         e.node("Conv", ins, outs, **_conv_attrs(attrs, len(kernel), kernel))
+
+    def vjp(self, attrs, ins, outs, grads):
+        """x: ConvTranspose of the gradient with the same weight (`_conv_input_grad`);
+        w: a Conv of the batch/channel-swapped input and gradient (`_conv_weight_grad`);
+        b: the gradient summed over all axes but the channels."""
+        x, w = ins[0], ins[1]
+        b = ins[2] if len(ins) > 2 else None
+        (g,) = grads
+        if g is None:
+            return [None] * len(ins)
+        if not gu.static(w.sym_shape[2:]):
+            raise NotImplementedError(
+                "cannot differentiate a Conv whose kernel size is only known at run time (the weight "
+                "gradient of a convolution over inputs of unknown spatial size): second-order "
+                "gradients of such convolutions need static spatial input shapes")
+        group = attrs.get("group", 1)
+        gx = _conv_input_grad(g, w, x, attrs, group) if gu.needs_grad(x) else None
+        gw = _conv_weight_grad(x, g, w, attrs, group) if gu.needs_grad(w) else None
+        out = [gx, gw]
+        if len(ins) > 2:
+            out.append(_bias_grad(g) if gu.needs_grad(b) else None)
+        return out
 
 
 @register
@@ -144,6 +173,140 @@ class ConvTranspose(Op):
         e.node("ConvTranspose", ins, outs, **_conv_attrs(attrs, n, kernel),
                output_padding=list(attrs.get("output_padding") or (0,) * n))
 
+    def vjp(self, attrs, ins, outs, grads):
+        """ConvTranspose is the adjoint of Conv: x gets Conv(g, w) with the same strides, pads,
+        dilations and group (cut back to x's length when output_padding >= stride); w gets the
+        Conv weight gradient with the roles of input and output gradient exchanged."""
+        x, w = ins[0], ins[1]
+        b = ins[2] if len(ins) > 2 else None
+        (g,) = grads
+        if g is None:
+            return [None] * len(ins)
+        if attrs.get("auto_pad"):
+            raise NotImplementedError("the gradient of ConvTranspose with auto_pad is not implemented; "
+                                      "give explicit pads")
+        n = x.ndim - 2
+        strides, dilations, pads = _geometry(attrs, n)
+        out_pad = list(attrs.get("output_padding") or (0,) * n)
+        group = attrs.get("group", 1)
+        gx = gw = None
+        if gu.needs_grad(x):
+            gx = apply("Conv", [g, w], strides=tuple(strides), dilations=tuple(dilations), pads=tuple(pads),
+                       group=group)
+            if any(op >= s for op, s in zip(out_pad, strides)):  # the Conv sees op // s extra steps
+                gx = _crop_to(gx, x, [0] * n)
+        if gu.needs_grad(w):
+            gw = _conv_weight_grad(g, x, w, {**attrs, "output_padding": None}, group)
+        out = [gx, gw]
+        if len(ins) > 2:
+            out.append(_bias_grad(g) if gu.needs_grad(b) else None)
+        return out
+
+
+# --------------------------------------------------------------------------------- gradients
+def _geometry(attrs, n):
+    return (list(attrs.get("strides") or (1,) * n), list(attrs.get("dilations") or (1,) * n),
+            list(attrs.get("pads") or (0,) * (2 * n)))
+
+
+def _bias_grad(g):
+    return apply("ReduceSum", [g], axes=(0,) + tuple(range(2, g.ndim)), keepdims=False)
+
+
+def _spatial_dims(x):
+    """Shape(x)[2:]: the run-time spatial lengths of an (N, C, spatial...) tensor."""
+    return gu.dims(x, 2)
+
+
+def _same_upper_begin(x, kernel, strides, dilations):
+    """The run-time begin pads (1-D int64) that auto_pad='SAME_UPPER' gives x's spatial axes:
+    total = max((ceil(in / s) - 1) * s + k_eff - in, 0), begin = total // 2."""
+    size = _spatial_dims(x)
+    s = gu.i64(strides)
+    k_eff = gu.i64([(k - 1) * d + 1 for k, d in zip(kernel, dilations)])
+    out = apply("Div", [size + s - 1, s])
+    total = apply("Max", [(out - 1) * s + k_eff - size, gu.i64([0])])
+    return apply("Div", [total, gu.i64([2])])
+
+
+def _crop_to(y, x, begin):
+    """y[:, :, begin : begin + spatial(x)] (begin: ints or a 1-D int64 Value), shaped like x's
+    spatial axes (the batch and channel dims stay y's)."""
+    n = x.ndim - 2
+    start = begin if isinstance(begin, gu.Value) else gu.i64(begin)
+    out_shape = y.sym_shape[:2] + x.sym_shape[2:]
+    return apply("Slice", [y, start, start + _spatial_dims(x)], axes=list(range(2, 2 + n)), steps=[1] * n,
+                 out_shape=out_shape)
+
+
+def _conv_input_grad(g, w, x, attrs, group):
+    """dL/dx of y = Conv(x, w): ConvTranspose(g, w) with the forward's strides, dilations, pads and
+    group, and output_padding = (in + pads - k_eff) mod stride, which restores the input length.
+    Only the spatial dims of ``x`` are used. When they are unknown (and strides > 1) or the pads
+    are auto_pad='SAME_UPPER', the ConvTranspose keeps every position (output_padding = stride - 1)
+    and a dynamic Slice cuts out x's extent at the run-time begin pad."""
+    n = x.ndim - 2
+    kernel = w.sym_shape[2:]
+    strides, dilations, pads = _geometry(attrs, n)
+    k_eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    spatial = x.sym_shape[2:]
+    kw = dict(strides=tuple(strides), dilations=tuple(dilations), group=group)
+    auto = attrs.get("auto_pad")
+    if auto:
+        if auto != "SAME_UPPER":
+            raise NotImplementedError(f"the gradient of auto_pad={auto!r} is not implemented")
+        begin = _same_upper_begin(x, kernel, strides, dilations)
+        y = apply("ConvTranspose", [g, w], pads=(0,) * (2 * n), output_padding=tuple(s - 1 for s in strides), **kw)
+        return _crop_to(y, x, begin)
+    if gu.static(spatial) or all(s == 1 for s in strides):
+        out_pad = tuple(0 if s == 1 else (spatial[i] + pads[i] + pads[i + n] - k_eff[i]) % s
+                        for i, s in enumerate(strides))
+        return apply("ConvTranspose", [g, w], pads=tuple(pads), output_padding=out_pad, **kw)
+    y = apply("ConvTranspose", [g, w], pads=tuple(pads), output_padding=tuple(s - 1 for s in strides), **kw)
+    return _crop_to(y, x, [0] * n)
+
+
+def _conv_weight_grad(x, g, w, attrs, group):
+    """dL/dw of y = Conv(x, w) (w: (M, C/group, k...)), as one Conv: the input with batch and
+    channels swapped (N, C, s...) -> (C/group, group*N, s...) is convolved with the gradient as
+    kernel (N, M, o...) -> (M, N, o...) using ``group`` groups, strides = the forward dilations
+    and dilations = the forward strides; the result (C/group, M, >=k...) is cut to k and
+    transposed to (M, C/group, k...). With groups, input channel j*N + n of the swapped tensor
+    holds sample n of group j, so each output channel only meets its own group's inputs."""
+    n = x.ndim - 2
+    kernel = tuple(w.sym_shape[2:])
+    cpg = w.sym_shape[1]
+    strides, dilations, pads = _geometry(attrs, n)
+    if attrs.get("auto_pad"):
+        # pad by the most SAME_UPPER can (k_eff - 1 in all, at most (k_eff - 1) // 2 in front),
+        # then drop the front pad it does not use
+        k_eff = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+        most = [(k - 1) // 2 for k in k_eff]
+        begin = _same_upper_begin(x, kernel, strides, dilations)
+        xp = apply("Pad", [x], pads=(0, 0) + tuple(most) + (0, 0) + tuple(k - 1 for k in k_eff),
+                   mode="constant", value=0.0)
+        sp = tuple(None for _ in range(n))
+        xp = apply("Slice", [xp, gu.i64(most) - begin, gu.i64([gu.BIG] * n)], axes=list(range(2, 2 + n)),
+                   steps=[1] * n, out_shape=xp.sym_shape[:2] + sp)
+        pads = [0] * (2 * n)
+    else:
+        xp = x
+    spatial = xp.sym_shape[2:]
+    sp_parts = list(spatial) if gu.static(spatial) else [_spatial_dims(xp)]
+    if group == 1:
+        xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))
+    else:
+        xr = gu.reshape(xp, [0, group, cpg] + sp_parts, (xp.sym_shape[0], group, cpg) + spatial)
+        xt = apply("Transpose", [xr], perm=[2, 1, 0] + list(range(3, 3 + n)))
+        xt = gu.reshape(xt, [cpg, -1] + sp_parts, (cpg, None) + spatial)
+    gt = apply("Transpose", [g], perm=[1, 0] + list(range(2, 2 + n)))
+    dw = apply("Conv", [xt, gt], strides=tuple(dilations), dilations=tuple(strides), pads=tuple(pads), group=group)
+    dw = apply("Slice", [dw], starts=[0] * n, ends=list(kernel), axes=list(range(2, 2 + n)), steps=[1] * n)
+    dw = apply("Transpose", [dw], perm=[1, 0] + list(range(2, 2 + n)))
+    if tuple(dw.sym_shape) != tuple(w.sym_shape) and gu.static(w.sym_shape):
+        dw = apply("Reshape", [dw], shape=tuple(w.sym_shape))  # a no-op that restores the static spec
+    return dw
+
 
 class _Pool(Op):
     """Pooling over (N, C, s...); attrs kernel_shape, strides, pads, auto_pad."""
@@ -172,6 +335,44 @@ class MaxPool(_Pool):
     def emit(self, e, attrs, ins, outs):
         e.node("MaxPool", ins, outs, **self._attrs(attrs, len(attrs["kernel_shape"])))
 
+    def vjp(self, attrs, ins, outs, grads):
+        """Each window's gradient goes to its argmax: the pooling is recomputed with its Indices
+        output (`MaxPoolWithIndices`) and the gradient scatter-added there. Ties inside a window
+        go to the first maximum (onnxruntime's index); overlapping windows accumulate."""
+        (x,), (g,) = ins, grads
+        if g is None:
+            return [None]
+        _, idx = apply("MaxPoolWithIndices", [x], **attrs)
+        return [_scatter_pool_grad(x, idx, g)]
+
+
+@register
+class MaxPoolWithIndices(_Pool):
+    """MaxPool with its second ONNX output: the int64 index of each maximum in the flattened input
+    (N*C*spatial, padding not counted), used by the MaxPool gradient."""
+
+    name = "MaxPoolWithIndices"
+
+    def infer(self, attrs, ins):
+        (y,) = super().infer(attrs, ins)
+        return [y, Spec(y.shape, "int64")]
+
+    def emit(self, e, attrs, ins, outs):
+        e.node("MaxPool", ins, outs, storage_order=0, **self._attrs(attrs, len(attrs["kernel_shape"])))
+
+    def vjp(self, attrs, ins, outs, grads):
+        (x,) = ins
+        if grads[0] is None:
+            return [None]
+        return [_scatter_pool_grad(x, outs[1], grads[0])]
+
+
+def _scatter_pool_grad(x, idx, g):
+    flat = apply("Reshape", [gu.zeros_like(x)], shape=(-1,))
+    flat = apply("ScatterElements", [flat, apply("Reshape", [idx], shape=(-1,)),
+                                     apply("Reshape", [g], shape=(-1,))], axis=0, reduction="add")
+    return gu.reshape_like(flat, x)
+
 
 @register
 class AveragePool(_Pool):
@@ -182,6 +383,23 @@ class AveragePool(_Pool):
     def emit(self, e, attrs, ins, outs):
         e.node("AveragePool", ins, outs, count_include_pad=0,
                **self._attrs(attrs, len(attrs["kernel_shape"])))
+
+    def vjp(self, attrs, ins, outs, grads):
+        """Each window spreads g / count over its unpadded inputs. The count map is a Conv of a
+        (1, 1, spatial...) ones tensor with a ones kernel (same strides and pads); the spreading is
+        a ConvTranspose with a ones kernel over (N*C, 1, ...), i.e. the Conv input gradient."""
+        (x,), (g,) = ins, grads
+        if g is None:
+            return [None]
+        n = x.ndim - 2
+        kernel = tuple(attrs["kernel_shape"])
+        geo = {k: attrs[k] for k in ("strides", "pads", "auto_pad") if attrs.get(k) is not None}
+        ones_k = constant(np.ones((1, 1) + kernel, dtype=x.dtype))
+        plane = apply("Slice", [x], starts=[0, 0], ends=[1, 1], axes=[0, 1], steps=[1, 1])
+        count = apply("Conv", [gu.ones_like(plane), ones_k], **geo)
+        spread = apply("Reshape", [g / count], shape=(-1, 1) + (0,) * n)
+        dx = _conv_input_grad(spread, ones_k, x, geo, 1)
+        return [gu.reshape_like(dx, x)]
 
 
 @register
@@ -220,3 +438,72 @@ class Resize(Op):
         for axis, s in enumerate(attrs["scales"]):
             x = np.repeat(x, int(s), axis=axis)
         return (x,)
+
+    def vjp(self, attrs, ins, outs, grads):
+        """nearest: each input feeds an s0 x s1 x ... block, so the gradient is that block's sum
+        (split every scaled axis into (dim, scale) and sum the scale axes).
+        linear (half-pixel, clamped at the borders): output t of each block of s along an axis is
+        a_t * x[i] + b_t * x[i-1] + c_t * x[i+1] (neighbours clamped to the edge), so the gradient
+        is the weighted block sums A, B, C put back with B shifted left and C shifted right."""
+        (x,), (g,) = ins, grads
+        if g is None:
+            return [None]
+        scales = [int(s) for s in attrs["scales"]]
+        if attrs.get("mode", "nearest") == "nearest":
+            parts, shape, summed = [], [], []
+            for i, (d, s) in enumerate(zip(x.sym_shape, scales)):
+                parts.append(d if isinstance(d, int) else gu.dims(x, i, i + 1))
+                shape.append(d)
+                if s != 1:
+                    summed.append(len(shape))
+                    parts.append(s)
+                    shape.append(s)
+            if not summed:
+                return [g]
+            return [apply("ReduceSum", [gu.reshape(g, parts, shape)], axes=tuple(summed), keepdims=False)]
+        for axis, s in enumerate(scales):
+            if s != 1:
+                g = _linear_resize_adjoint(g, x, axis, s)
+        return [g]
+
+
+def _linear_resize_adjoint(g, x, axis, s):
+    """Undo the linear upsampling of one axis (length n*s in g, n in x)."""
+    rank = g.ndim
+    parts, shape = [], []
+    for i, d in enumerate(g.sym_shape):
+        src = x if i == axis else g
+        dd = src.sym_shape[i]
+        parts.append(dd if isinstance(dd, int) else gu.dims(src, i, i + 1))
+        shape.append(dd)
+        if i == axis:
+            parts.append(s)
+            shape.append(s)
+    blocks = gu.reshape(g, parts, shape)
+    frac = [(t + 0.5) / s - 0.5 for t in range(s)]
+    wshape = [1] * (rank + 1)
+    wshape[axis + 1] = s
+
+    def weighted(ws):
+        w = constant(np.array(ws, dtype=g.dtype).reshape(wshape))
+        return apply("ReduceSum", [blocks * w], axes=(axis + 1,), keepdims=False)
+
+    a = weighted([1 - abs(f) for f in frac])
+    b = weighted([-f if f < 0 else 0.0 for f in frac])  # weight of the left neighbour x[i-1]
+    c = weighted([f if f > 0 else 0.0 for f in frac])   # weight of the right neighbour x[i+1]
+
+    def sl(v, start, end):
+        return apply("Slice", [v], starts=[start], ends=[end], axes=[axis], steps=[1])
+
+    def pad(v, begin, end):
+        pads = [0] * (2 * rank)
+        pads[axis], pads[axis + rank] = begin, end
+        return apply("Pad", [v], pads=tuple(pads), mode="constant", value=0.0)
+
+    # x[i-1] (clamped: x[0] at i = 0) read B[i]: x[j] gets B[j+1], and x[0] also B[0]
+    left = pad(sl(b, 1, gu.BIG), 0, 1)
+    left = apply("Concat", [sl(left, 0, 1) + sl(b, 0, 1), sl(left, 1, gu.BIG)], axis=axis)
+    # x[i+1] (clamped: x[n-1] at i = n-1) read C[i]: x[j] gets C[j-1], and x[n-1] also C[n-1]
+    right = pad(sl(c, 0, -1), 1, 0)
+    right = apply("Concat", [sl(right, 0, -1), sl(right, -1, gu.BIG) + sl(c, -1, gu.BIG)], axis=axis)
+    return a + left + right

@@ -59,6 +59,12 @@ class _Recurrent(Op):
               for k in self.attr_names if attrs.get(k) not in (None, (), [])}
         e.node(self.name, ins, outs, **kw)
 
+    def vjp(self, attrs, ins, outs, grads):
+        raise NotImplementedError(
+            f"cannot differentiate the {self.name} op: training recurrent layers arrives in a later "
+            "issue; freeze the layer with trainable=False (together with the layers that feed it) or "
+            "keep it out of the path from the loss to the trained weights")
+
 
 @register
 class LSTM(_Recurrent):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Op, ShapeError, Spec, norm_axis, register
+from .grad_utils import cast, expand_like, i64, is_float, scalar, shape_of, static, unreduce, where
+from .trace import apply
 
 
 def reduced_shape(shape, axes, keepdims):
@@ -38,17 +40,83 @@ class Reduce(Op):
         axes = None if axes is None else tuple(axes)
         return (np.asarray(type(self).fn(x, axis=axes, keepdims=attrs.get("keepdims", False))).astype(x.dtype),)
 
+    def vjp(self, attrs, ins, outs, grads):
+        (x,), (y,), (g,) = ins, outs, grads
+        if g is None or not is_float(x):
+            return [None]
+        axes, keep = attrs.get("axes"), attrs.get("keepdims", False)
+        g = unreduce(g, axes, x.ndim, keep)
+        y = unreduce(y, axes, x.ndim, keep)
+        axes = tuple(range(x.ndim)) if axes is None else tuple(sorted(norm_axis(a, x.ndim) for a in axes))
+        return [self.grad(x, y, g, axes)]
 
-def _reduce(name, fn, since=18):
-    cls = type(name, (Reduce,), {"name": name, "fn": staticmethod(fn), "axes_as_input_since": since})
-    register(cls)
+    def grad(self, x, y, g, axes):
+        """``y`` and ``g`` have the reduced axes kept as 1s; return the gradient shaped like x."""
+        raise NotImplementedError
 
 
-_reduce("ReduceSum", np.sum, since=13)
-_reduce("ReduceMean", np.mean)
-_reduce("ReduceMax", np.max)
-_reduce("ReduceMin", np.min)
-_reduce("ReduceProd", np.prod)
+class ReduceSum(Reduce):
+    """The gradient is ``g`` broadcast back over the reduced axes."""
+
+    name, fn, axes_as_input_since = "ReduceSum", staticmethod(np.sum), 13
+
+    def grad(self, x, y, g, axes):
+        return expand_like(g, x)
+
+
+class ReduceMean(Reduce):
+    """``g / count`` broadcast back; count is static when the reduced dims are, else read at run time."""
+
+    name, fn = "ReduceMean", staticmethod(np.mean)
+
+    def grad(self, x, y, g, axes):
+        sizes = [x.sym_shape[a] for a in axes]
+        if static(sizes):
+            count = scalar(float(np.prod(sizes)), x.dtype)
+        else:
+            picked = apply("Gather", [shape_of(x), i64(list(axes))], axis=0)
+            count = cast(apply("ReduceProd", [picked], axes=None, keepdims=False), x.dtype)
+        return expand_like(g / count, x)
+
+
+class _ReduceExtreme(Reduce):
+    """Max/Min: the gradient goes to the positions equal to the result; ties share it equally
+    (as TensorFlow's reduce_max and PyTorch's amax)."""
+
+    def grad(self, x, y, g, axes):
+        mask = cast(apply("Equal", [x, y]), x.dtype)
+        count = apply("ReduceSum", [mask], axes=axes, keepdims=True)
+        return mask * (g / count)
+
+
+class ReduceMax(_ReduceExtreme):
+    name, fn = "ReduceMax", staticmethod(np.max)
+
+
+class ReduceMin(_ReduceExtreme):
+    name, fn = "ReduceMin", staticmethod(np.min)
+
+
+class ReduceProd(Reduce):
+    """d prod / d x_i = product of the other entries, computed without dividing by zero: with no
+    zero in the group it is prod / x_i; with exactly one zero only that position gets the product
+    of the non-zeros; with two or more zeros the gradient is 0."""
+
+    name, fn = "ReduceProd", staticmethod(np.prod)
+
+    def grad(self, x, y, g, axes):
+        is_zero = apply("Equal", [x, scalar(0, x.dtype)])
+        n_zero = apply("ReduceSum", [cast(is_zero, x.dtype)], axes=axes, keepdims=True)
+        safe = where(is_zero, 1, x)
+        p_nonzero = apply("ReduceProd", [safe], axes=axes, keepdims=True)
+        one_zero = apply("And", [is_zero, apply("Equal", [n_zero, scalar(1, x.dtype)])])
+        others = where(apply("Equal", [n_zero, scalar(0, x.dtype)]), p_nonzero / safe,
+                       where(one_zero, p_nonzero, 0))
+        return others * g
+
+
+for _cls in (ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd):
+    register(_cls)
 
 
 @register
@@ -69,6 +137,9 @@ class ArgMax(Op):
         if attrs.get("keepdims", True):
             out = np.expand_dims(out, attrs.get("axis", 0))
         return (out.astype(np.int64),)
+
+    def vjp(self, attrs, ins, outs, grads):
+        return [None]  # an index has no gradient
 
 
 def check_axes(axes, rank):

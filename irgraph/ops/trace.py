@@ -21,6 +21,8 @@ class TraceState:
         self.graph = graph
         self.training = training
         self.scope: list[str] = []
+        self.updates: list = []  # (Variable, Value): state written by the step (BatchNorm moving stats)
+        self.losses: list = []   # scalar Values added by layers (add_loss, activity regularizers)
 
     @property
     def scope_name(self) -> str:

@@ -55,7 +55,12 @@ class Trainer:
         ys = structure(y, names, "targets") if y is not None else [None] * len(names)
         self.ensure_graphs(ys)
         n = len(next(iter(arrays.values())))
-        sws = structure(sample_weight, names, "sample_weight") if sample_weight is not None else [None] * len(names)
+        if sample_weight is None:
+            sws = [None] * len(names)
+        elif isinstance(sample_weight, np.ndarray) and len(names) > 1:
+            sws = [sample_weight] * len(names)  # one array weighs every output, as in Keras
+        else:
+            sws = structure(sample_weight, names, "sample_weight")
         cws = _class_weights_per_output(class_weight, names)
         for name, yv, sw, cw in zip(names, ys, sws, cws):
             spec = self.graphs.label_specs[name]
@@ -135,14 +140,20 @@ class Trainer:
 class _Accumulator:
     """Running epoch logs: losses weighted by batch size, metric statistics summed."""
 
-    def __init__(self, graphs, prefix: str = ""):
-        self.graphs, self.prefix = graphs, prefix
+    def __init__(self, trainer, prefix: str = ""):
+        self.trainer, self.prefix = trainer, prefix  # graphs may be built by the first batch
         self.n = 0
         self.losses: dict[str, float] = {}
-        self.totals = {s.log_name: [np.array(t, dtype=np.float64) for t in s.metric.initial_totals()]
-                       for s in graphs.metrics}
+        self.totals: dict | None = None
+
+    @property
+    def graphs(self):
+        return self.trainer.graphs
 
     def add(self, out: dict, batch: int) -> None:
+        if self.totals is None:
+            self.totals = {s.log_name: [np.array(t, dtype=np.float64) for t in s.metric.initial_totals()]
+                           for s in self.graphs.metrics}
         self.n += batch
         keys = ["loss"] + (self.graphs.output_losses if len(self.graphs.label_specs) > 1 else [])
         for k in keys:
@@ -154,7 +165,7 @@ class _Accumulator:
 
     def logs(self) -> dict:
         logs = {self.prefix + k: v / max(self.n, 1) for k, v in self.losses.items()}
-        for s in self.graphs.metrics:
+        for s in (self.graphs.metrics if self.totals is not None else []):
             logs[self.prefix + s.log_name] = float(s.metric.result(self.totals[s.log_name]))
         return logs
 
@@ -230,7 +241,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     epoch_logs: dict = {}
     for epoch in range(initial_epoch, epochs):
         cbs.on_epoch_begin(epoch)
-        acc = _Accumulator(trainer.graphs)
+        acc = _Accumulator(trainer)
         batches = _generator_batches(trainer, x, steps_per_epoch, class_weight) if generator else \
             train_ds.batches(batch_size, shuffle, trainer.rng, steps_per_epoch)
         for step, (feeds, n) in enumerate(prefetch(batches)):
@@ -257,7 +268,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
 
 def _evaluate_logs(trainer, data, batch_size, steps, prefix="", sample_weight=None, callbacks=None):
-    acc = _Accumulator(trainer.graphs, prefix)
+    acc = _Accumulator(trainer, prefix)
     if isinstance(data, Dataset):
         batches = data.batches(batch_size, False, trainer.rng, steps)
     elif is_generator_like(data):
@@ -307,7 +318,7 @@ def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, retu
     trainer = model._get_trainer()
     ds = trainer.dataset(x, y, sample_weight, class_weight)
     trainer.refresh()
-    acc = _Accumulator(trainer.graphs)
+    acc = _Accumulator(trainer)
     acc.add(trainer.train_step(ds.arrays), ds.n)
     trainer.sync()
     return _as_result(acc.logs(), return_dict)
@@ -317,7 +328,7 @@ def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
     trainer = model._get_trainer()
     ds = trainer.dataset(x, y, sample_weight)
     trainer.refresh()
-    acc = _Accumulator(trainer.graphs)
+    acc = _Accumulator(trainer)
     acc.add(trainer.eval_step(ds.arrays), ds.n)
     return _as_result(acc.logs(), return_dict)
 
