@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .operators import TensorOperators
 
-class KerasTensor:
-    __array_priority__ = 1000
+
+class KerasTensor(TensorOperators):
 
     def __init__(self, shape, dtype: str = "float32", name: str | None = None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -36,33 +37,6 @@ class KerasTensor:
 
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value; build the condition with backend ops")
-
-    # operators record op layers (as Keras 3 does); equality stays identity, as in Keras
-    def _b(self):
-        from . import backend
-        return backend
-
-    def __add__(self, o): return self._b().add(self, o)
-    def __radd__(self, o): return self._b().add(o, self)
-    def __sub__(self, o): return self._b().subtract(self, o)
-    def __rsub__(self, o): return self._b().subtract(o, self)
-    def __mul__(self, o): return self._b().multiply(self, o)
-    def __rmul__(self, o): return self._b().multiply(o, self)
-    def __truediv__(self, o): return self._b().divide(self, o)
-    def __rtruediv__(self, o): return self._b().divide(o, self)
-    def __pow__(self, o): return self._b().pow(self, o)
-    def __neg__(self): return self._b().negative(self)
-    def __abs__(self): return self._b().abs(self)
-    def __matmul__(self, o): return self._b().matmul(self, o)
-    def __getitem__(self, idx): return self._b().getitem(self, idx)
-    def __rpow__(self, o): return self._b().pow(o, self)
-    def __rmatmul__(self, o): return self._b().matmul(o, self)
-    def __gt__(self, o): return self._b().greater(self, o)
-    def __lt__(self, o): return self._b().less(self, o)
-    def __ge__(self, o): return self._b().greater_equal(self, o)
-    def __le__(self, o): return self._b().less_equal(self, o)
-
-    __hash__ = object.__hash__
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, tensor=None,

@@ -5,6 +5,8 @@ import itertools
 
 import numpy as np
 
+from .operators import TensorOperators
+
 _epoch = itertools.count(1)
 EPOCH = [0]  # bumped whenever any variable's value changes; cached sessions compare against it
 
@@ -14,7 +16,7 @@ def bump() -> int:
     return EPOCH[0]
 
 
-class Variable:
+class Variable(TensorOperators):
     """A named weight. ``path`` is ``<layer>/<name>`` (``dense_1/kernel``), as in Keras."""
 
     def __init__(self, value, name: str, layer_name: str = "", trainable: bool = True,
@@ -50,24 +52,6 @@ class Variable:
         self._value = value.astype(self._value.dtype, copy=True)
         self._version = bump()
 
-    # arithmetic in traced calls (``self.w + 1.0`` in a custom layer)
-    __array_priority__ = 1000
-
-    def _b(self):
-        from . import backend
-        return backend
-
-    def __add__(self, o): return self._b().add(self, o)
-    def __radd__(self, o): return self._b().add(o, self)
-    def __sub__(self, o): return self._b().subtract(self, o)
-    def __rsub__(self, o): return self._b().subtract(o, self)
-    def __mul__(self, o): return self._b().multiply(self, o)
-    def __rmul__(self, o): return self._b().multiply(o, self)
-    def __truediv__(self, o): return self._b().divide(self, o)
-    def __rtruediv__(self, o): return self._b().divide(o, self)
-    def __pow__(self, o): return self._b().pow(self, o)
-    def __neg__(self): return self._b().negative(self)
-    def __matmul__(self, o): return self._b().matmul(self, o)
 
     def __repr__(self) -> str:
         return f"<Variable '{self.path}' shape={self.shape} dtype={self.dtype}>"

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from .base import FLOAT_DTYPES, ShapeError, Spec, get_op
+from ..operators import TensorOperators
 
 _state = threading.local()
 
@@ -67,11 +68,10 @@ def scope(name: str):
         st.scope.pop()
 
 
-class Value:
+class Value(TensorOperators):
     """A symbolic tensor inside a trace: one output slot of a graph node."""
 
     __slots__ = ("graph", "node", "slot", "spec")
-    __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, graph, node: str, slot: int, spec: Spec):
         self.graph, self.node, self.slot, self.spec = graph, node, slot, spec
@@ -102,36 +102,6 @@ class Value:
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value while tracing; "
                         "use backend functions (K.switch, K.greater) instead of Python `if`")
-
-    # operators: defined in irgraph.backend (import cycle avoided by late binding)
-    def _b(self):
-        from .. import backend
-        return backend
-
-    def __add__(self, o): return self._b().add(self, o)
-    def __radd__(self, o): return self._b().add(o, self)
-    def __sub__(self, o): return self._b().subtract(self, o)
-    def __rsub__(self, o): return self._b().subtract(o, self)
-    def __mul__(self, o): return self._b().multiply(self, o)
-    def __rmul__(self, o): return self._b().multiply(o, self)
-    def __truediv__(self, o): return self._b().divide(self, o)
-    def __rtruediv__(self, o): return self._b().divide(o, self)
-    def __pow__(self, o): return self._b().pow(self, o)
-    def __rpow__(self, o): return self._b().pow(o, self)
-    def __neg__(self): return self._b().negative(self)
-    def __abs__(self): return self._b().abs(self)
-    def __matmul__(self, o): return self._b().matmul(self, o)
-    def __getitem__(self, idx): return self._b().getitem(self, idx)
-    def __gt__(self, o): return self._b().greater(self, o)
-    def __lt__(self, o): return self._b().less(self, o)
-    def __ge__(self, o): return self._b().greater_equal(self, o)
-    def __le__(self, o): return self._b().less_equal(self, o)
-
-    @property
-    def T(self):
-        return self._b().transpose(self)
-
-    __hash__ = object.__hash__
 
 
 def constant(value, dtype: str | None = None) -> Value:
