@@ -75,9 +75,17 @@ def versions(*packages: str) -> dict:
     return out
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none): how busy the machine was."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def machine_info(*packages: str) -> dict:
     return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": default_threads(),
-            "platform": platform.platform(), "versions": versions(*packages)}
+            "platform": platform.platform(), "load_average": load_average(), "versions": versions(*packages)}
 
 
 # ----------------------------------------------------------------------------- timing
@@ -169,8 +177,10 @@ def fmt_ratio(value: float | None, ok: bool | None = None) -> str:
 
 def print_machine(console, info: dict, threads: int, rounds: int, min_block_s: float) -> None:
     v = ", ".join(f"{k} {ver}" for k, ver in info["versions"].items() if ver)
+    load = info.get("load_average")
     console.print(f"machine: {info['cpu']}, {info['usable_cores']} usable of {info['logical_cores']} "
-                  f"logical cores ({info['platform']})")
+                  f"logical cores ({info['platform']})" + (f", load average {load[0]:g} {load[1]:g} {load[2]:g}"
+                                                            if load else ""))
     console.print(f"versions: {v}")
     console.print(f"threads: {threads} (torch intra-op, onnxruntime intra-op); timing: {rounds} interleaved "
                   f"rounds, blocks >= {min_block_s * 1e3:g} ms, median per call")
