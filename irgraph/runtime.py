@@ -128,6 +128,7 @@ class InferenceRunner:
     def session(self) -> ort.InferenceSession:
         if self._session is not None and self._epoch == variables.EPOCH[0]:
             return self._session
+        variables.flush_pending()
         token = self._weights_token()
         if self._session is None or token != self._token:
             proto = self.model.to_onnx(check=False)

@@ -11,6 +11,21 @@ _epoch = itertools.count(1)
 EPOCH = [0]  # bumped whenever any variable's value changes; cached sessions compare against it
 
 
+_pending: list = []  # flushes of device state not yet copied into variables (lazy sync after training)
+
+
+def defer_sync(flush) -> None:
+    """Register ``flush`` to run before any variable value is next read; invalidates cached sessions."""
+    if flush not in _pending:
+        _pending.append(flush)
+    bump()
+
+
+def flush_pending() -> None:
+    while _pending:
+        _pending.pop()()
+
+
 def bump() -> int:
     EPOCH[0] = next(_epoch)
     return EPOCH[0]
@@ -42,9 +57,13 @@ class Variable(TensorOperators):
         return self._value.dtype.name
 
     def numpy(self) -> np.ndarray:
+        if _pending:
+            flush_pending()
         return self._value
 
     def assign(self, value) -> None:
+        if _pending:
+            flush_pending()
         value = np.asarray(value)
         if value.shape != self._value.shape:
             raise ValueError(f"weight '{self.path}' has shape {self._value.shape}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import callbacks as callbacks_mod
+from .. import variables
 from ..ops.base import Spec
 from ..runtime import InputSpecCheck, resolve_providers
 from .data import Dataset, class_weights_to_sample_weights, is_generator_like, prefetch, structure
@@ -31,6 +32,7 @@ class Trainer:
         self.iterations = 0
         self.slots: dict[str, np.ndarray] = {}
         self._synced: dict[int, int] = {}
+        self.weights = model.weights  # the model's structure is fixed once compiled
         from ..initializers import rng
         self.rng = np.random.default_rng(int(rng().integers(2**31)))  # irgraph.set_seed makes fit repeatable
 
@@ -88,7 +90,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- state
     def _state_arrays(self) -> dict:
-        arrays = {v.path: v.numpy() for v in self.model.weights}
+        arrays = {v.path: v._value for v in self.weights}
         opt = self.config.optimizer
         for var, slot_names in self.graphs.trained:
             init = None
@@ -102,11 +104,12 @@ class Trainer:
 
     def _upload(self) -> None:
         self.session.upload(self._state_arrays())
-        self._synced = {id(v): v._version for v in self.model.weights}
+        self._synced = {id(v): v._version for v in self.weights}
 
     def refresh(self) -> None:
         """Re-upload when weights were changed from Python (set_weights, load_weights) since the last sync."""
-        if any(self._synced.get(id(v)) != v._version for v in self.model.weights):
+        # (a set_weights from Python flushes a pending lazy sync first, then bumps the version)
+        if any(self._synced.get(id(v)) != v._version for v in self.weights):
             self.sync()  # keep the optimizer slots the device has
             self._upload()
 
@@ -114,16 +117,25 @@ class Trainer:
         """Copy the device state back into the model's variables and the optimizer slots."""
         if self.session is None or self.session._bindings is None:
             return
-        state = self.session.download()
-        by_path = {v.path: v for v in self.model.weights}
-        changed = [v for v in self.model.weights if self._synced.get(id(v)) != v._version]
+        if self._sync_later in variables._pending:
+            variables._pending.remove(self._sync_later)
+        state = self.session.download()  # fresh copies: adopt them without copying again
+        by_path = {v.path: v for v in self.weights}
         for name, arr in state.items():
-            if name in by_path:
-                if by_path[name] not in changed:
-                    by_path[name].assign(arr)
-            else:
+            var = by_path.get(name)
+            if var is None:
                 self.slots[name] = arr
-        self._synced = {id(v): v._version for v in self.model.weights}
+            elif self._synced.get(id(var)) == var._version:  # not changed from Python meanwhile
+                var._value = arr.astype(var.dtype, copy=False)
+                var._version = variables.bump()
+        self._synced = {id(v): v._version for v in self.weights}
+
+    def _sync_later(self) -> None:
+        self.sync()
+
+    def mark_dirty(self) -> None:
+        """After steps outside fit: copy weights back only when someone reads them."""
+        variables.defer_sync(self._sync_later)
 
     # ----------------------------------------------------------------------------- steps
     def train_step(self, feeds: dict) -> dict:
@@ -320,7 +332,7 @@ def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, retu
     trainer.refresh()
     acc = _Accumulator(trainer)
     acc.add(trainer.train_step(ds.arrays), ds.n)
-    trainer.sync()
+    trainer.mark_dirty()
     return _as_result(acc.logs(), return_dict)
 
 

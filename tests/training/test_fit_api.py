@@ -224,3 +224,17 @@ def test_bad_training_input_errors():
         model.fit(x, [main[:4], aux], verbose=0)
     with pytest.raises(ValueError, match="aux"):
         model.fit(x, [main, aux[:, :2]], verbose=0)
+
+
+def test_train_on_batch_weights_visible_lazily_and_set_weights_respected():
+    x = Input(shape=(2,))
+    model = Model(x, Dense(1, use_bias=False, kernel_initializer="zeros")(x))
+    model.compile(optimizers.SGD(learning_rate=0.1), "mse")
+    data, target = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    model.train_on_batch(data, target)
+    np.testing.assert_allclose(model.predict_on_batch(data), np.full((4, 1), 0.4), rtol=1e-6)  # w = 0.2 each
+    model.set_weights([np.zeros((2, 1))])  # Python wins over the device state
+    model.train_on_batch(data, target)
+    np.testing.assert_allclose(model.get_weights()[0], [[0.2], [0.2]], rtol=1e-6)
+    model.train_on_batch(data, target)  # grad at w=0.2: 2*(0.4-1) = -1.2 per weight
+    np.testing.assert_allclose(model.predict(data, verbose=0), np.full((4, 1), 2 * 0.32), rtol=1e-5)
