@@ -277,6 +277,9 @@ def _conv_weight_grad(x, g, w, attrs, group):
     kernel = tuple(w.sym_shape[2:])
     cpg = w.sym_shape[1]
     strides, dilations, pads = _geometry(attrs, n)
+    fast = _conv_weight_grad_matmul(x, g, w, attrs, group)
+    if fast is not None:
+        return fast
     if attrs.get("auto_pad"):
         # pad by the most SAME_UPPER can (k_eff - 1 in all, at most (k_eff - 1) // 2 in front),
         # then drop the front pad it does not use
@@ -305,6 +308,64 @@ def _conv_weight_grad(x, g, w, attrs, group):
     dw = apply("Transpose", [dw], perm=[1, 0] + list(range(2, 2 + n)))
     if tuple(dw.sym_shape) != tuple(w.sym_shape) and gu.static(w.sym_shape):
         dw = apply("Reshape", [dw], shape=tuple(w.sym_shape))  # a no-op that restores the static spec
+    return dw
+
+
+_MATMUL_WGRAD_MAX_OFFSETS = 64  # beyond this many kernel offsets, the single Conv is kept
+
+
+def _conv_weight_grad_matmul(x, g, w, attrs, group):
+    """dL/dw of y = Conv(x, w) as one MatMul per kernel offset, or None where it does not apply
+    (auto_pad, spatial sizes or channels unknown when tracing, very large kernels).
+
+    x is padded with the forward pads and transposed once to (C, N, s...); g is transposed once
+    to (N, o..., M) and flattened to (N*o, M). For offset k, x[:, :, k*d : k*d + (o-1)*s + 1 : s]
+    is (C, N, o...), i.e. (C, N*o), and (C, N*o) @ (N*o, M) is dw[:, :, k] transposed. With
+    ``group`` groups the products are batched over the groups ((G, C/G, N*o) @ (G, N*o, M/G)).
+    The kh*kw*... results are concatenated to (k..., C/G, M) or (k..., G, C/G, M/G) and
+    transposed to (M, C/G, k...). Much faster in onnxruntime than a Conv with a large kernel."""
+    n = x.ndim - 2
+    kernel = tuple(w.sym_shape[2:])
+    m, cpg = w.sym_shape[0], w.sym_shape[1]
+    spatial, out_sp = tuple(x.sym_shape[2:]), tuple(g.sym_shape[2:])
+    if (attrs.get("auto_pad") or not gu.static(kernel) or not gu.static(spatial) or not gu.static(out_sp)
+            or not isinstance(m, int) or not isinstance(cpg, int) or m % group
+            or int(np.prod(kernel)) > _MATMUL_WGRAD_MAX_OFFSETS):
+        return None
+    strides, dilations, pads = _geometry(attrs, n)
+    padded = [sp + pads[i] + pads[i + n] for i, sp in enumerate(spatial)]
+    for i in range(n):  # every window must lie inside the padded input
+        if out_sp[i] <= 0 or (kernel[i] - 1) * dilations[i] + (out_sp[i] - 1) * strides[i] >= padded[i]:
+            return None
+    c = cpg * group
+    mpg = m // group
+    xp = x
+    if any(pads):
+        xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
+    xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
+    gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
+    if group == 1:
+        gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
+        lead = (c, -1)
+    else:
+        gm = apply("Reshape", [gt], shape=(-1, group, mpg))
+        gm = apply("Transpose", [gm], perm=[1, 0, 2])                            # (G, N*o, M/G)
+        lead = (group, cpg, -1)
+    parts = []
+    for offset in np.ndindex(*kernel):
+        starts = [k * d for k, d in zip(offset, dilations)]
+        ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
+        xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(2, 2 + n)), steps=list(strides))
+        xs = apply("Reshape", [xs], shape=lead)                                  # (C, N*o) / (G, C/G, N*o)
+        parts.append(apply("MatMul", [xs, gm]))                                  # (C, M) / (G, C/G, M/G)
+    dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
+    if group == 1:
+        dw = apply("Reshape", [dw], shape=kernel + (c, m))
+        dw = apply("Transpose", [dw], perm=[n + 1, n] + list(range(n)))         # (M, C, k...)
+    else:
+        dw = apply("Reshape", [dw], shape=kernel + (group, cpg, mpg))
+        dw = apply("Transpose", [dw], perm=[n, n + 2, n + 1] + list(range(n)))  # (G, M/G, C/G, k...)
+        dw = apply("Reshape", [dw], shape=(m, cpg) + kernel)
     return dw
 
 
@@ -343,7 +404,7 @@ class MaxPool(_Pool):
         if g is None:
             return [None]
         _, idx = apply("MaxPoolWithIndices", [x], **attrs)
-        return [_scatter_pool_grad(x, idx, g)]
+        return [_pool_grad(x, idx, g, attrs)]
 
 
 @register
@@ -364,7 +425,62 @@ class MaxPoolWithIndices(_Pool):
         (x,) = ins
         if grads[0] is None:
             return [None]
-        return [_scatter_pool_grad(x, outs[1], grads[0])]
+        return [_pool_grad(x, outs[1], grads[0], attrs)]
+
+
+def _pool_grad(x, idx, g, attrs):
+    """Route the pooled gradient g to the argmax positions idx of x. Windows that cannot overlap
+    (strides >= kernel, no padding) send at most one value to each input, so onnxruntime's
+    MaxUnpool (float32 only) places them exactly; otherwise they are scatter-added."""
+    n = x.ndim - 2
+    kernel = tuple(attrs["kernel_shape"])
+    strides = tuple(attrs.get("strides") or (1,) * n)
+    if (x.dtype == "float32" and not attrs.get("auto_pad") and not any(attrs.get("pads") or ())
+            and not any(d != 1 for d in (attrs.get("dilations") or ()))
+            and all(s >= k for s, k in zip(strides, kernel))):
+        return apply("MaxUnpool", [g, idx, x], kernel_shape=kernel, strides=strides)
+    return _scatter_pool_grad(x, idx, g)
+
+
+@register
+class MaxUnpool(Op):
+    """MaxUnpool(g, indices, x): zeros shaped like x with g[i] written at the flat position
+    indices[i] (MaxPool's Indices over N*C*spatial); attrs kernel_shape, strides. x only gives
+    the output shape. Positions must not repeat (non-overlapping windows)."""
+
+    name = "MaxUnpool"
+
+    def infer(self, attrs, ins):
+        g, idx, x = ins
+        if idx.dtype != "int64" or idx.rank != g.rank:
+            raise ShapeError(f"MaxUnpool indices must be int64 shaped like the values {fmt_shape(g.shape)}, "
+                             f"got {fmt_shape(idx.shape)} {idx.dtype}")
+        if g.dtype != x.dtype or g.rank != x.rank:
+            raise ShapeError(f"MaxUnpool values {fmt_shape(g.shape)} {g.dtype} do not match the output "
+                             f"{fmt_shape(x.shape)} {x.dtype}")
+        return [Spec(x.shape, x.dtype)]
+
+    def emit(self, e, attrs, ins, outs):
+        g, idx, x = ins
+        shape = e.shape_of(x)
+        if all(isinstance(d, int) for d in shape):
+            s = e.const(np.array(shape, dtype=np.int64), "unpool_shape")
+        else:
+            s = e.tmp("unpool_shape")
+            e.node("Shape", [x], [s])
+        n = len(attrs["kernel_shape"])
+        e.node("MaxUnpool", [g, idx, s], outs, kernel_shape=list(attrs["kernel_shape"]),
+               strides=list(attrs.get("strides") or (1,) * n), pads=[0] * (2 * n))
+
+    def vjp(self, attrs, ins, outs, grads):
+        """The values' gradient is read back at their positions: a Gather from the flat output
+        gradient. The indices and the shape source get none."""
+        g, idx, _ = ins
+        (gy,) = grads
+        if gy is None:
+            return [None, None, None]
+        flat = apply("Gather", [apply("Reshape", [gy], shape=(-1,)), apply("Reshape", [idx], shape=(-1,))], axis=0)
+        return [gu.reshape_like(flat, g), None, None]
 
 
 def _scatter_pool_grad(x, idx, g):

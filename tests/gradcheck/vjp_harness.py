@@ -174,6 +174,20 @@ class ConvTranspose(OpRun):
         return (out,)
 
 
+class MaxUnpool(OpRun):
+    """onnx's reference MaxUnpool places the indices in the shape it infers from the kernel and
+    strides, not in output_shape, so an input longer than the windows cover goes wrong; MaxPool's
+    indices (and onnxruntime's MaxUnpool) use the flat layout of output_shape."""
+
+    op_domain = ""
+
+    def _run(self, x, indices, output_shape=None, kernel_shape=None, pads=None, strides=None):
+        assert output_shape is not None
+        out = np.zeros(int(np.prod(output_shape)), dtype=x.dtype)
+        out[indices.reshape(-1)] = x.reshape(-1)
+        return (out.reshape(tuple(int(d) for d in output_shape)),)
+
+
 class Runner:
     """Runs a model in onnxruntime, or in the ONNX reference evaluator if onnxruntime lacks a kernel."""
 
@@ -188,7 +202,7 @@ class Runner:
             if not allow_reference or "NOT_IMPLEMENTED" not in str(err):
                 raise
             self.kind = "reference"
-            self.sess = ReferenceEvaluator(model, new_ops=[Erf, ConvTranspose])
+            self.sess = ReferenceEvaluator(model, new_ops=[Erf, ConvTranspose, MaxUnpool])
         self.outputs = [o.name for o in model.graph.output]
 
     def __call__(self, feeds: dict, names=None) -> list:
