@@ -258,12 +258,26 @@ def _conv_input_grad(g, w, x, attrs, group):
         begin = _same_upper_begin(x, kernel, strides, dilations)
         y = apply("ConvTranspose", [g, w], pads=(0,) * (2 * n), output_padding=tuple(s - 1 for s in strides), **kw)
         return _crop_to(y, x, begin)
+    if all(s == 1 for s in strides) and group == 1 and gu.static(kernel) and \
+            all(pads[i] <= k_eff[i] - 1 and pads[i + n] <= k_eff[i] - 1 for i in range(n)):
+        return _conv_input_grad_as_conv(g, w, n, k_eff, dilations, pads)
     if gu.static(spatial) or all(s == 1 for s in strides):
         out_pad = tuple(0 if s == 1 else (spatial[i] + pads[i] + pads[i + n] - k_eff[i]) % s
                         for i, s in enumerate(strides))
         return apply("ConvTranspose", [g, w], pads=tuple(pads), output_padding=out_pad, **kw)
     y = apply("ConvTranspose", [g, w], pads=tuple(pads), output_padding=tuple(s - 1 for s in strides), **kw)
     return _crop_to(y, x, [0] * n)
+
+
+def _conv_input_grad_as_conv(g, w, n, k_eff, dilations, pads):
+    """Stride-1 input gradient as a plain Conv (onnxruntime's Conv is much faster than its
+    ConvTranspose): correlate g with the spatially flipped kernel, in/out channels swapped, padded by
+    k_eff - 1 - pad on each side, which gives back exactly the input's length."""
+    flip = apply("Slice", [w], starts=[-1] * n, ends=[-2**62] * n, axes=list(range(2, 2 + n)),
+                 steps=[-1] * n)
+    w_t = apply("Transpose", [flip], perm=[1, 0] + list(range(2, 2 + n)))
+    new_pads = tuple(k_eff[i % n] - 1 - pads[i] for i in range(2 * n))
+    return apply("Conv", [g, w_t], strides=(1,) * n, dilations=tuple(dilations), pads=new_pads, group=1)
 
 
 def _conv_weight_grad(x, g, w, attrs, group):
@@ -342,8 +356,22 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     xp = x
     if any(pads):
         xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
-    xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
     gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
+    if group == 1 and c >= 8:
+        # channels last: each slice copies runs of C contiguous values instead of single rows
+        xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
+        gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
+        parts = []
+        for offset in np.ndindex(*kernel):
+            starts = [k * d for k, d in zip(offset, dilations)]
+            ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
+            xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
+            xs = apply("Reshape", [xs], shape=(-1, c))                           # (N*o, C)
+            parts.append(apply("Gemm", [xs, gm], transA=1))                      # (C, M)
+        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
+        dw = apply("Reshape", [dw], shape=kernel + (c, m))
+        return apply("Transpose", [dw], perm=[n + 1, n] + list(range(n)))      # (M, C, k...)
+    xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
     if group == 1:
         gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
         lead = (c, -1)

@@ -199,6 +199,11 @@ CASES += [
     conv("Conv2D-wgrad-matmul-1x1-stride2", (B, 3, 5, 6), (2, 3, 1, 1), strides=(2, 2)),
     conv("Conv2D-wgrad-matmul-group3-stride", (B, 6, 7, 5), (3, 2, 2, 3), strides=(3, 2), pads=(0, 1, 1, 0),
          group=3),
+    # channels-last weight gradient (group 1, >= 8 channels) and the stride-1 input gradient as a Conv
+    conv("Conv2D-c8-stride1-same-pads", (B, 8, 6, 5), (3, 8, 3, 3), bias=True, pads=(1, 1, 1, 1)),
+    conv("Conv2D-c9-stride-dil-asym", (B, 9, 9, 8), (2, 9, 3, 2), strides=(2, 1), dilations=(1, 2),
+         pads=(1, 0, 0, 1)),
+    conv("Conv1D-c8-dil2-stride1", (B, 8, 9), (2, 8, 3), dilations=(2,), pads=(2, 1)),
     conv("Conv2D-wgrad-large-kernel-fallback", (1, 1, 10, 10), (2, 1, 9, 9), pads=(1, 0, 0, 1)),
     Case("ConvTranspose", "ConvTranspose2D-stride-outpad-group", {"x": Inp((B, 4, 3, 4)), "w": Inp((4, 1, 3, 2)),
                                                                   "b": Inp((2,))},
