@@ -48,3 +48,31 @@ def assert_close(actual, expected, rtol: float = 1e-5, atol: float = 1e-5):
 
 def rand(*shape, seed: int = 0, dtype="float32"):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def compile_traced(fn, *examples, batch_free=True):
+    """Trace ``fn`` on symbolic inputs shaped like ``examples`` (batch axis free unless told), run
+    shape inference and cleanup, emit ONNX (full check) and return ``run(*arrays) -> outputs``."""
+    from irgraph.ir import Graph
+    from irgraph.onnx import check, emit_model
+    from irgraph.ops.base import Spec
+    from irgraph.ops.trace import Value, tracing
+    from passes.cleanup import cleanup
+    from passes.shapes import infer_shapes
+    g = Graph("t")
+    examples = [np.asarray(a) for a in examples]
+    with tracing(g, training=True):
+        vals = []
+        for i, a in enumerate(examples):
+            shape = ("batch",) + a.shape[1:] if batch_free and a.ndim else a.shape
+            spec = Spec(tuple(shape), a.dtype.name)
+            vals.append(Value(g, g.add_input(f"in{i}", spec), 0, spec))
+        outs = fn(*vals)
+    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+    for i, o in enumerate(outs):
+        g.add_output(f"out{i}", o.tensor)
+    g.refresh_edges()
+    proto = emit_model(cleanup(infer_shapes(g)), opset=17)
+    check(proto)
+    sess = bare_session(proto)
+    return lambda *arrays: sess.run(None, {f"in{i}": np.asarray(a) for i, a in enumerate(arrays)})

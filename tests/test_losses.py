@@ -1,49 +1,23 @@
 """Losses: each traced into a graph, run in onnxruntime, checked against torch.nn.functional and
 numpy re-implementations of Keras 3's formulas (clipping, label smoothing, reductions)."""
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 import torch.nn.functional as F
 
 from irgraph import backend as K
 from irgraph import losses
-from irgraph.ir import Graph
 from irgraph.layers import Input, Lambda
 from irgraph.models import Model
-from irgraph.onnx import check, emit_model
-from irgraph.ops.base import Spec
-from irgraph.ops.trace import Value, tracing
-from helpers import assert_close
+from helpers import assert_close, compile_traced
 
 EPS = 1e-7
 RNG = np.random.default_rng(7)
 
 
 def run_traced(fn, *arrays, batch_free=True):
-    """Trace ``fn`` on symbolic inputs shaped like ``arrays`` (batch axis free), run the usual
-    passes (shape inference, cleanup), emit ONNX (full check), run it, return the outputs."""
-    from passes.cleanup import cleanup
-    from passes.shapes import infer_shapes
-    g = Graph("t")
-    arrays = [np.asarray(a) for a in arrays]
-    with tracing(g, training=True):
-        vals = []
-        for i, a in enumerate(arrays):
-            shape = ("batch",) + a.shape[1:] if batch_free and a.ndim else a.shape
-            spec = Spec(tuple(shape), a.dtype.name)
-            vals.append(Value(g, g.add_input(f"in{i}", spec), 0, spec))
-        outs = fn(*vals)
-    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-    for i, o in enumerate(outs):
-        g.add_output(f"out{i}", o.tensor)
-    g.refresh_edges()
-    proto = emit_model(cleanup(infer_shapes(g)), opset=17)
-    check(proto)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    res = sess.run(None, {f"in{i}": a for i, a in enumerate(arrays)})
+    """Trace ``fn`` on inputs shaped like ``arrays`` (batch axis free), run it, return the outputs."""
+    res = compile_traced(fn, *arrays, batch_free=batch_free)(*arrays)
     return res[0] if len(res) == 1 else res
 
 

@@ -1,47 +1,18 @@
 """Metrics: batch statistics traced into a graph and run in onnxruntime, summed over batches in
 Python, and checked against numpy re-implementations of Keras 3's formulas and scikit-learn."""
 import numpy as np
-import onnxruntime as ort
 import pytest
 from sklearn import metrics as skm
 
 from irgraph import backend as K
 from irgraph import losses, metrics
-from irgraph.ir import Graph
-from irgraph.onnx import check, emit_model
 from irgraph.ops import get_op
-from irgraph.ops.base import ShapeError, Spec
-from irgraph.ops.trace import Value, apply, tracing
-from helpers import assert_close
+from irgraph.ops.base import ShapeError
+from irgraph.ops.trace import apply
+from helpers import assert_close, compile_traced
 
 EPS = 1e-7
 RNG = np.random.default_rng(11)
-
-
-def compile_traced(fn, *examples, batch_free=True):
-    """Trace ``fn`` on inputs shaped like ``examples`` (batch axis free unless told), run the
-    passes, emit (full ONNX check) and return ``run(*arrays) -> list of outputs``."""
-    from passes.cleanup import cleanup
-    from passes.shapes import infer_shapes
-    g = Graph("t")
-    examples = [np.asarray(a) for a in examples]
-    with tracing(g, training=True):
-        vals = []
-        for i, a in enumerate(examples):
-            shape = ("batch",) + a.shape[1:] if batch_free and a.ndim else a.shape
-            spec = Spec(tuple(shape), a.dtype.name)
-            vals.append(Value(g, g.add_input(f"in{i}", spec), 0, spec))
-        outs = fn(*vals)
-    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-    for i, o in enumerate(outs):
-        g.add_output(f"out{i}", o.tensor)
-    g.refresh_edges()
-    proto = emit_model(cleanup(infer_shapes(g)), opset=17)
-    check(proto)
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(proto.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    return lambda *arrays: sess.run(None, {f"in{i}": np.asarray(a) for i, a in enumerate(arrays)})
 
 
 def evaluate(metric, batches, weighted=False, batch_free=True):

@@ -2,7 +2,6 @@
 Lambda, and the op layer that records backend functions applied to functional tensors."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import activations, initializers
 from .. import backend as K
