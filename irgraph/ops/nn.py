@@ -67,11 +67,14 @@ def _conv_attrs(attrs, n: int, kernel) -> dict:
            "dilations": list(attrs.get("dilations") or (1,) * n), "group": int(attrs.get("group", 1))}
     if all(isinstance(k, int) for k in kernel):  # else ONNX reads it from the weight at run time
         out["kernel_shape"] = list(kernel)
+    return {**out, **_padding_attrs(attrs, n)}
+
+
+def _padding_attrs(attrs, n: int) -> dict:
+    """``auto_pad`` when set, else explicit ``pads`` (zeros by default): ONNX takes one or the other."""
     if attrs.get("auto_pad"):
-        out["auto_pad"] = attrs["auto_pad"]
-    else:
-        out["pads"] = list(attrs.get("pads") or (0,) * (2 * n))
-    return out
+        return {"auto_pad": attrs["auto_pad"]}
+    return {"pads": list(attrs.get("pads") or (0,) * (2 * n))}
 
 
 @register
@@ -407,12 +410,8 @@ class _Pool(Op):
         return [Spec(x.shape[:2] + spatial, x.dtype)]
 
     def _attrs(self, attrs, n):
-        out = {"kernel_shape": list(attrs["kernel_shape"]), "strides": list(attrs.get("strides") or (1,) * n)}
-        if attrs.get("auto_pad"):
-            out["auto_pad"] = attrs["auto_pad"]
-        else:
-            out["pads"] = list(attrs.get("pads") or (0,) * (2 * n))
-        return out
+        return {"kernel_shape": list(attrs["kernel_shape"]), "strides": list(attrs.get("strides") or (1,) * n),
+                **_padding_attrs(attrs, n)}
 
 
 @register
