@@ -359,21 +359,24 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     xp = x
     if any(pads):
         xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
-    gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
     if group == 1 and c >= 8:
-        # channels last: each slice copies runs of C contiguous values instead of single rows
+        # channels last: each slice copies runs of C contiguous values instead of single rows, and
+        # (M, N*o) @ (N*o, C) needs no transposed operand (onnxruntime's Gemm is about twice as
+        # fast that way as with transA for these long, thin products)
         xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
-        gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
+        gm = apply("Reshape", [apply("Transpose", [g], perm=[1, 0] + list(range(2, 2 + n)))],
+                   shape=(m, -1))                                                # (M, N*o)
         parts = []
         for offset in np.ndindex(*kernel):
             starts = [k * d for k, d in zip(offset, dilations)]
             ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
             xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
             xs = apply("Reshape", [xs], shape=(-1, c))                           # (N*o, C)
-            parts.append(apply("Gemm", [xs, gm], transA=1))                      # (C, M)
+            parts.append(apply("Gemm", [gm, xs]))                                # (M, C)
         dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
-        dw = apply("Reshape", [dw], shape=kernel + (c, m))
-        return apply("Transpose", [dw], perm=[n + 1, n] + list(range(n)))      # (M, C, k...)
+        dw = apply("Reshape", [dw], shape=kernel + (m, c))
+        return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
+    gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
     xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
     if group == 1:
         gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
