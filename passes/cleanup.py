@@ -17,6 +17,7 @@ def cleanup(graph: Graph) -> Graph:
     _sink_transposes(g)
     _cancel_transposes(g)
     _fold_constants(g)
+    _merge_pool_indices(g)
     _cse(g)
     _dead_code(g)
     g.refresh_edges()
@@ -149,6 +150,26 @@ def _freeze(v):
     if isinstance(v, (list, tuple)):
         return tuple(_freeze(x) for x in v)
     return v
+
+
+def _merge_pool_indices(g: Graph) -> None:
+    """A MaxPool whose window is also computed with indices (the MaxPool gradient) reads output 0 of
+    that MaxPoolWithIndices: the pooling runs once per step instead of twice."""
+    with_indices: dict = {}
+    for n in g.nx.nodes:
+        d = g.node(n)
+        if d["kind"] == "op" and d["op"] == "MaxPoolWithIndices":
+            with_indices.setdefault((_freeze(d["attrs"]), g.in_tensors(n)[0]), n)
+    if not with_indices:
+        return
+    for n in list(g.nx.nodes):
+        d = g.node(n)
+        if d["kind"] != "op" or d["op"] != "MaxPool":
+            continue
+        twin = with_indices.get((_freeze(d["attrs"]), g.in_tensors(n)[0]))
+        if twin is not None:
+            g.replace_uses((n, 0), (twin, 0))
+            g.remove(n)
 
 
 def _cse(g: Graph) -> None:

@@ -155,3 +155,15 @@ def test_cleanup_sinks_transposes_through_activations():
     arr = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
     from helpers import export_and_run
     export_and_run(model, [arr])
+
+
+def test_cleanup_runs_a_pooling_and_its_gradient_indices_once():
+    from irgraph.layers import Conv2D, Flatten, MaxPooling2D
+    x = Input(shape=(4, 4, 2))
+    model = irgraph.Model(x, Dense(1)(Flatten()(MaxPooling2D((2, 2))(Conv2D(2, 1)(x)))))
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.standard_normal((3, 4, 4, 2)).astype(np.float32), np.ones((3, 1), np.float32))
+    pools = [n for n in model.export_training().graph.node if n.op_type == "MaxPool"]
+    assert len(pools) == 1 and len(pools[0].output) == 2  # the forward reads the indexed pooling's values
+    assert sum(n.op_type == "MaxPool" for n in model.export_training(which="eval").graph.node) == 1
