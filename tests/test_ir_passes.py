@@ -167,3 +167,28 @@ def test_cleanup_runs_a_pooling_and_its_gradient_indices_once():
     pools = [n for n in model.export_training().graph.node if n.op_type == "MaxPool"]
     assert len(pools) == 1 and len(pools[0].output) == 2  # the forward reads the indexed pooling's values
     assert sum(n.op_type == "MaxPool" for n in model.export_training(which="eval").graph.node) == 1
+
+
+def test_trim_borders_crops_what_no_window_reads_and_keeps_values():
+    from irgraph.layers import AveragePooling2D, Conv2D, MaxPooling2D
+    from irgraph.onnx import emit_model
+    from passes import trim_borders
+    from helpers import bare_session
+    x = Input(shape=(12, 13, 2))
+    h = Conv2D(3, (3, 3), activation="relu")(x)                          # 10 x 11
+    a = MaxPooling2D((2, 2))(Conv2D(4, (3, 3))(h))                       # 8 x 9 pooled: reads 8 x 8
+    b = AveragePooling2D((3, 3))(Conv2D(2, (3, 3), strides=2, padding="same")(x))  # 6 x 7: reads 6 x 6
+    model = irgraph.Model(x, [a, b])
+    before = infer_shapes(lower(model.graph))
+    after = trim_borders(before)
+
+    def conv_outputs(g):  # (channels, height, width) of each Conv, NCHW
+        return sorted(g.node(n)["specs"][0].shape[1:] for n in g.nodes_of("op") if g.node(n)["op"] == "Conv")
+
+    assert conv_outputs(before) == [(2, 6, 7), (3, 10, 11), (4, 8, 9)]  # the pass left its input alone
+    # the first conv feeds the second only (through transposes and relu), so it computes 10 x 10 too
+    assert conv_outputs(after) == [(2, 6, 6), (3, 10, 10), (4, 8, 8)]
+    arr = np.random.default_rng(0).standard_normal((2, 12, 13, 2)).astype(np.float32)
+    outs = [bare_session(emit_model(g)).run(None, {model.input_names[0]: arr}) for g in (before, after)]
+    for u, v in zip(*outs):
+        np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-6)

@@ -14,6 +14,7 @@ from passes.lower import lower
 from passes.manager import PassManager
 from passes.optimizer import apply_optimizer
 from passes.shapes import infer_shapes
+from passes.trim import trim_borders
 
 from ..onnx import check as check_model
 from ..onnx import emit_model
@@ -66,9 +67,9 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
         return apply_optimizer(g, config.optimizer)
 
     lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
-    train_pm = PassManager([lower_train, infer_shapes, add_loss, optimize, cleanup])
+    train_pm = PassManager([lower_train, infer_shapes, trim_borders, add_loss, optimize, cleanup])
     train_graph = train_pm.run(model.graph)
-    eval_pm = PassManager([lower, infer_shapes, add_loss, cleanup])
+    eval_pm = PassManager([lower, infer_shapes, trim_borders, add_loss, cleanup])
     eval_graph = eval_pm.run(model.graph)
     meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
     train = emit_model(train_graph, opset=opset, name=f"{model.name}_train_step", metadata=meta,

@@ -172,3 +172,27 @@ def test_two_outputs_with_loss_weights(kind):
 
     run_parity(model, ref, xs, [y_main, y_aux], kind, loss={"main": "mse", "aux": "binary_crossentropy"},
                loss_weights={"main": 1.0, "aux": 0.2})
+
+
+def test_conv_net_with_unread_borders():
+    """Windows that stop short of the end of an axis (a stride-2 'valid' conv over 6 positions, a 2x2
+    pooling over 3): trim_borders crops the chain above them, the gradients must not change."""
+    x = Input(shape=(11, 11, 2))
+    h = Conv2D(3, (3, 3), strides=2, padding="same", activation="relu")(x)   # 11 -> 6
+    h = Conv2D(4, (3, 3), strides=2, activation="tanh")(h)                   # 6 -> 2, reads 5
+    h = MaxPooling2D((2, 2))(Conv2D(4, (1, 1))(h))                           # 2 -> 1
+    model = Model(x, Dense(2)(Flatten()(h)))
+    xs, ys = data((6, 11, 11, 2), seed=9), data((6, 2), seed=10)
+
+    def ref(p, xs, ys):
+        def conv(h, k, b, **kw):
+            return F.conv2d(h, k.permute(3, 2, 0, 1), b, **kw)
+        h = F.relu(conv(F.pad(xs[0].permute(0, 3, 1, 2), (1, 1, 1, 1)), p[0], p[1], stride=2))
+        h = torch.tanh(conv(h, p[2], p[3], stride=2))
+        h = F.max_pool2d(conv(h, p[4], p[5]), 2).permute(0, 2, 3, 1).reshape(h.shape[0], -1)
+        return ((h @ p[6] + p[7] - ys[0]) ** 2).mean()
+
+    run_parity(model, ref, xs, ys, "rmsprop", lr=0.01)
+    train = model._trainer.graphs.train_passes.after("trim_borders")
+    convs = sorted(train.node(n)["specs"][0].shape[2] for n in train.nodes_of("op") if train.node(n)["op"] == "Conv")
+    assert convs == [2, 2, 5]  # the first conv computes 5 of its 6 rows, the 1x1 conv only what the pool reads
