@@ -360,20 +360,21 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     if any(pads):
         xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
     if group == 1 and c >= 8:
-        # channels last: each slice copies runs of C contiguous values instead of single rows, and
-        # (M, N*o) @ (N*o, C) needs no transposed operand (onnxruntime's Gemm is about twice as
-        # fast that way as with transA for these long, thin products)
+        # per sample, (M, o) @ (o, C): the gradient keeps its (N, M, o...) layout and each slice is
+        # taken channels last (runs of C contiguous values); onnxruntime's batched MatMul works one
+        # sample's small blocks at a time, which stays in cache where one long Gemm over N*o streams
+        # both operands from memory
         xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
-        gm = apply("Reshape", [apply("Transpose", [g], perm=[1, 0] + list(range(2, 2 + n)))],
-                   shape=(m, -1))                                                # (M, N*o)
+        gm = apply("Reshape", [g], shape=(0, m, -1))                             # (N, M, o)
         parts = []
         for offset in np.ndindex(*kernel):
             starts = [k * d for k, d in zip(offset, dilations)]
             ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
             xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
-            xs = apply("Reshape", [xs], shape=(-1, c))                           # (N*o, C)
-            parts.append(apply("Gemm", [gm, xs]))                                # (M, C)
-        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
+            xs = apply("Reshape", [xs], shape=(0, -1, c))                        # (N, o, C)
+            per_sample = apply("MatMul", [gm, xs])                               # (N, M, C)
+            parts.append(apply("ReduceSum", [per_sample], axes=(0,), keepdims=True))
+        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M, C)
         dw = apply("Reshape", [dw], shape=kernel + (m, c))
         return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
     gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
