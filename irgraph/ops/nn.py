@@ -332,15 +332,15 @@ _MATMUL_WGRAD_MAX_OFFSETS = 64  # beyond this many kernel offsets, the single Co
 
 
 def _conv_weight_grad_matmul(x, g, w, attrs, group):
-    """dL/dw of y = Conv(x, w) as one MatMul per kernel offset, or None where it does not apply
-    (auto_pad, spatial sizes or channels unknown when tracing, very large kernels).
+    """dL/dw of y = Conv(x, w) as MatMuls over the windows of each kernel offset, or None where it
+    does not apply (auto_pad, spatial sizes or channels unknown when tracing, very large kernels).
 
-    x is padded with the forward pads and transposed once to (C, N, s...); g is transposed once
-    to (N, o..., M) and flattened to (N*o, M). For offset k, x[:, :, k*d : k*d + (o-1)*s + 1 : s]
-    is (C, N, o...), i.e. (C, N*o), and (C, N*o) @ (N*o, M) is dw[:, :, k] transposed. With
-    ``group`` groups the products are batched over the groups ((G, C/G, N*o) @ (G, N*o, M/G)).
-    The kh*kw*... results are concatenated to (k..., C/G, M) or (k..., G, C/G, M/G) and
-    transposed to (M, C/G, k...). Much faster in onnxruntime than a Conv with a large kernel."""
+    x is padded with the forward pads. For kernel offset k, the input positions it meets are
+    x[:, :, k*d : k*d + (o-1)*s + 1 : s] (N, C, o...), and dw[:, :, k] = sum over samples of
+    g_n (M, o) @ x_n,k (o, C). Group 1 with >= 8 channels: one batched MatMul per offset over
+    channels-last slices. Group 1 with fewer channels: the offsets' slices stacked (N, o, k*C), one
+    batched MatMul for all of them. Groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset. The results
+    are arranged into (M, C/G, k...). Much faster in onnxruntime than a Conv with a large kernel."""
     n = x.ndim - 2
     kernel = tuple(w.sym_shape[2:])
     m, cpg = w.sym_shape[0], w.sym_shape[1]
@@ -359,17 +359,22 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     xp = x
     if any(pads):
         xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
+    offsets = list(np.ndindex(*kernel))
+
+    def window(offset):  # the input positions one kernel offset meets: starts, ends (steps = strides)
+        starts = [k * d for k, d in zip(offset, dilations)]
+        return starts, [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
+
+    gm = apply("Reshape", [g], shape=(0, m, -1)) if group == 1 else None        # (N, M, o)
     if group == 1 and c >= 8:
-        # per sample, (M, o) @ (o, C): the gradient keeps its (N, M, o...) layout and each slice is
-        # taken channels last (runs of C contiguous values); onnxruntime's batched MatMul works one
-        # sample's small blocks at a time, which stays in cache where one long Gemm over N*o streams
-        # both operands from memory
+        # per offset and sample, (M, o) @ (o, C): the gradient keeps its (N, M, o...) layout and
+        # each slice is taken channels last (runs of C contiguous values); onnxruntime's batched
+        # MatMul works one sample's small blocks at a time, which stays in cache where one long
+        # Gemm over N*o streams both operands from memory
         xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
-        gm = apply("Reshape", [g], shape=(0, m, -1))                             # (N, M, o)
         parts = []
-        for offset in np.ndindex(*kernel):
-            starts = [k * d for k, d in zip(offset, dilations)]
-            ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
+        for offset in offsets:
+            starts, ends = window(offset)
             xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
             xs = apply("Reshape", [xs], shape=(0, -1, c))                        # (N, o, C)
             per_sample = apply("MatMul", [gm, xs])                               # (N, M, C)
@@ -377,30 +382,31 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M, C)
         dw = apply("Reshape", [dw], shape=kernel + (m, c))
         return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
+    if group == 1:
+        # few channels: every offset at once, (M, o) @ (o, k*C) per sample, one pass over the gradient
+        slices = [apply("Slice", [xp], starts=st, ends=en, axes=list(range(2, 2 + n)), steps=list(strides))
+                  for st, en in map(window, offsets)]
+        patches = slices[0] if len(slices) == 1 else apply("Concat", slices, axis=1)  # (N, k*C, o...)
+        patches = apply("Transpose", [apply("Reshape", [patches], shape=(0, len(offsets) * c, -1))],
+                        perm=[0, 2, 1])                                          # (N, o, k*C)
+        dw = apply("ReduceSum", [apply("MatMul", [gm, patches])], axes=(0,), keepdims=False)  # (M, k*C)
+        dw = apply("Reshape", [dw], shape=(m,) + kernel + (c,))
+        return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
+    # groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset
     gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
     xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
-    if group == 1:
-        gm = apply("Reshape", [gt], shape=(-1, m))                               # (N*o, M)
-        lead = (c, -1)
-    else:
-        gm = apply("Reshape", [gt], shape=(-1, group, mpg))
-        gm = apply("Transpose", [gm], perm=[1, 0, 2])                            # (G, N*o, M/G)
-        lead = (group, cpg, -1)
+    gm = apply("Reshape", [gt], shape=(-1, group, mpg))
+    gm = apply("Transpose", [gm], perm=[1, 0, 2])                                # (G, N*o, M/G)
     parts = []
-    for offset in np.ndindex(*kernel):
-        starts = [k * d for k, d in zip(offset, dilations)]
-        ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
+    for offset in offsets:
+        starts, ends = window(offset)
         xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(2, 2 + n)), steps=list(strides))
-        xs = apply("Reshape", [xs], shape=lead)                                  # (C, N*o) / (G, C/G, N*o)
-        parts.append(apply("MatMul", [xs, gm]))                                  # (C, M) / (G, C/G, M/G)
+        xs = apply("Reshape", [xs], shape=(group, cpg, -1))                      # (G, C/G, N*o)
+        parts.append(apply("MatMul", [xs, gm]))                                  # (G, C/G, M/G)
     dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
-    if group == 1:
-        dw = apply("Reshape", [dw], shape=kernel + (c, m))
-        dw = apply("Transpose", [dw], perm=[n + 1, n] + list(range(n)))         # (M, C, k...)
-    else:
-        dw = apply("Reshape", [dw], shape=kernel + (group, cpg, mpg))
-        dw = apply("Transpose", [dw], perm=[n, n + 2, n + 1] + list(range(n)))  # (G, M/G, C/G, k...)
-        dw = apply("Reshape", [dw], shape=(m, cpg) + kernel)
+    dw = apply("Reshape", [dw], shape=kernel + (group, cpg, mpg))
+    dw = apply("Transpose", [dw], perm=[n, n + 2, n + 1] + list(range(n)))      # (G, M/G, C/G, k...)
+    dw = apply("Reshape", [dw], shape=(m, cpg) + kernel)
     return dw
 
 
