@@ -458,7 +458,10 @@ def worker(contender: str, kind: str, batch: int, threads: int, quick: bool) -> 
         calls += 1
     elapsed = time.perf_counter() - t0
     return {"contender": contender, "model": kind, "batch": batch, "threads": threads, "calls": calls,
-            "samples_per_s": calls * samples / elapsed, "base_rss_mib": base, "peak_rss_mib": peak_rss_mib()}
+            "samples_per_s": calls * samples / elapsed, "base_rss_mib": base,
+            # Linux folds per-thread RSS counters into VmHWM lazily: it can read a little below a VmRSS
+            # taken earlier, and the peak is at least what was seen
+            "peak_rss_mib": max(peak_rss_mib(), base or 0.0, rss_mib() or 0.0)}
 
 
 def measure_memory(contender: str, kind: str, batch: int, threads: int, quick: bool) -> dict:
