@@ -371,15 +371,18 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         # each slice is taken channels last (runs of C contiguous values); onnxruntime's batched
         # MatMul works one sample's small blocks at a time, which stays in cache where one long
         # Gemm over N*o streams both operands from memory
+        # the sum over samples is a (1, N) @ (N, M*C) product: onnxruntime's ReduceSum over the
+        # leading axis is several times slower, and slower still with more threads
         xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
+        ones = _ones_row(g)                                                      # (1, N)
         parts = []
         for offset in offsets:
             starts, ends = window(offset)
             xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
             xs = apply("Reshape", [xs], shape=(0, -1, c))                        # (N, o, C)
-            per_sample = apply("MatMul", [gm, xs])                               # (N, M, C)
-            parts.append(apply("ReduceSum", [per_sample], axes=(0,), keepdims=True))
-        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M, C)
+            per_sample = apply("Reshape", [apply("MatMul", [gm, xs])], shape=(0, m * c))  # (N, M*C)
+            parts.append(apply("MatMul", [ones, per_sample]))                    # (1, M*C)
+        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M*C)
         dw = apply("Reshape", [dw], shape=kernel + (m, c))
         return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
     if group == 1:
@@ -389,7 +392,8 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         patches = slices[0] if len(slices) == 1 else apply("Concat", slices, axis=1)  # (N, k*C, o...)
         patches = apply("Transpose", [apply("Reshape", [patches], shape=(0, len(offsets) * c, -1))],
                         perm=[0, 2, 1])                                          # (N, o, k*C)
-        dw = apply("ReduceSum", [apply("MatMul", [gm, patches])], axes=(0,), keepdims=False)  # (M, k*C)
+        per_sample = apply("Reshape", [apply("MatMul", [gm, patches])], shape=(0, -1))  # (N, M*k*C)
+        dw = apply("MatMul", [_ones_row(g), per_sample])                        # (1, M*k*C)
         dw = apply("Reshape", [dw], shape=(m,) + kernel + (c,))
         return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
     # groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset
@@ -408,6 +412,15 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     dw = apply("Transpose", [dw], perm=[n, n + 2, n + 1] + list(range(n)))      # (G, M/G, C/G, k...)
     dw = apply("Reshape", [dw], shape=(m, cpg) + kernel)
     return dw
+
+
+def _ones_row(x):
+    """A (1, N) row of ones, N = x's (run-time) batch size: sums over samples as one product."""
+    n = x.sym_shape[0]
+    one = gu.scalar(1, x.dtype)
+    if isinstance(n, int):
+        return apply("Expand", [one], shape=(1, n))
+    return apply("Expand", [one, gu.shape_tensor([1, gu.dims(x, 0, 1)])], out_shape=(1, n))
 
 
 class _Pool(Op):
