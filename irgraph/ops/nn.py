@@ -337,10 +337,11 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
 
     x is padded with the forward pads. For kernel offset k, the input positions it meets are
     x[:, :, k*d : k*d + (o-1)*s + 1 : s] (N, C, o...), and dw[:, :, k] = sum over samples of
-    g_n (M, o) @ x_n,k (o, C). Group 1 with >= 8 channels: one batched MatMul per offset over
-    channels-last slices. Group 1 with fewer channels: the offsets' slices stacked (N, o, k*C), one
-    batched MatMul for all of them. Groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset. The results
-    are arranged into (M, C/G, k...). Much faster in onnxruntime than a Conv with a large kernel."""
+    g_n (M, o) @ x_n,k (o, C). Group 1: the windows of all offsets gathered channels last into
+    (N, o, k*C) patches and one batched MatMul, or one slice and batched MatMul per offset where
+    the patches would be large; the sum over samples is a ones-row product. Groups:
+    (G, C/G, N*o) @ (G, N*o, M/G) per offset. Results are arranged into (M, C/G, k...). Much
+    faster in onnxruntime than a Conv with a large kernel."""
     n = x.ndim - 2
     kernel = tuple(w.sym_shape[2:])
     m, cpg = w.sym_shape[0], w.sym_shape[1]
@@ -365,17 +366,25 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         starts = [k * d for k, d in zip(offset, dilations)]
         return starts, [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
 
-    gm = apply("Reshape", [g], shape=(0, m, -1)) if group == 1 else None        # (N, M, o)
-    if group == 1 and c >= 8:
-        # per offset and sample, (M, o) @ (o, C): the gradient keeps its (N, M, o...) layout and
-        # each slice is taken channels last (runs of C contiguous values); onnxruntime's batched
-        # MatMul works one sample's small blocks at a time, which stays in cache where one long
-        # Gemm over N*o streams both operands from memory
-        # the sum over samples is a (1, N) @ (N, M*C) product: onnxruntime's ReduceSum over the
-        # leading axis is several times slower, and slower still with more threads
-        xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
+    if group == 1:
+        # per sample, (M, o) @ (o, C) for each offset: the gradient keeps its (N, M, o...) layout and
+        # the input is read channels last (runs of C contiguous values). onnxruntime's batched MatMul
+        # works one sample's small blocks at a time, which stays in cache where one long Gemm over
+        # N*o streams both operands from memory; the sum over samples is a (1, N) @ (N, ...)
+        # product (its ReduceSum over the leading axis is several times slower)
+        gm = apply("Reshape", [g], shape=(0, m, -1))                             # (N, M, o)
         ones = _ones_row(g)                                                      # (1, N)
-        parts = []
+        xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
+        positions = int(np.prod(out_sp))
+        if positions * len(offsets) * c * np.dtype(x.dtype).itemsize <= _PATCH_BYTES_PER_SAMPLE:
+            # all offsets in one product: the windows gathered into (N, o, k*C) patches
+            idx = constant(_patch_indices(padded, out_sp, kernel, strides, dilations))
+            patches = apply("Gather", [apply("Reshape", [xt], shape=(0, -1, c)), idx], axis=1)
+            patches = apply("Reshape", [patches], shape=(0, positions, len(offsets) * c))
+            per_sample = apply("Reshape", [apply("MatMul", [gm, patches])], shape=(0, -1))  # (N, M*k*C)
+            dw = apply("Reshape", [apply("MatMul", [ones, per_sample])], shape=(m,) + kernel + (c,))
+            return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
+        parts = []  # large windows: one channels-last slice and product per offset
         for offset in offsets:
             starts, ends = window(offset)
             xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
@@ -385,17 +394,6 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M*C)
         dw = apply("Reshape", [dw], shape=kernel + (m, c))
         return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
-    if group == 1:
-        # few channels: every offset at once, (M, o) @ (o, k*C) per sample, one pass over the gradient
-        slices = [apply("Slice", [xp], starts=st, ends=en, axes=list(range(2, 2 + n)), steps=list(strides))
-                  for st, en in map(window, offsets)]
-        patches = slices[0] if len(slices) == 1 else apply("Concat", slices, axis=1)  # (N, k*C, o...)
-        patches = apply("Transpose", [apply("Reshape", [patches], shape=(0, len(offsets) * c, -1))],
-                        perm=[0, 2, 1])                                          # (N, o, k*C)
-        per_sample = apply("Reshape", [apply("MatMul", [gm, patches])], shape=(0, -1))  # (N, M*k*C)
-        dw = apply("MatMul", [_ones_row(g), per_sample])                        # (1, M*k*C)
-        dw = apply("Reshape", [dw], shape=(m,) + kernel + (c,))
-        return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
     # groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset
     gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
     xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
@@ -412,6 +410,20 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     dw = apply("Transpose", [dw], perm=[n, n + 2, n + 1] + list(range(n)))      # (G, M/G, C/G, k...)
     dw = apply("Reshape", [dw], shape=(m, cpg) + kernel)
     return dw
+
+
+_PATCH_BYTES_PER_SAMPLE = 2 << 20  # gathered weight-gradient patches per sample; beyond, one slice per offset
+
+
+def _patch_indices(spatial, out_sp, kernel, strides, dilations) -> np.ndarray:
+    """For each output position (row-major) and kernel offset (row-major), the flat index of the
+    input position it meets, over spatial axes of lengths ``spatial``: shape (o * k,), int64."""
+    def grid(lengths, steps):
+        axes = np.meshgrid(*[np.arange(v) * st for v, st in zip(lengths, steps)], indexing="ij")
+        return np.stack(axes, -1).reshape(-1, len(lengths))
+    pos = grid(out_sp, strides)[:, None, :] + grid(kernel, dilations)[None, :, :]   # (o, k, n)
+    flat = np.ravel_multi_index(tuple(pos[..., i] for i in range(len(spatial))), tuple(spatial))
+    return flat.reshape(-1).astype(np.int64)
 
 
 def _ones_row(x):

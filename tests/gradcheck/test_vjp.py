@@ -291,6 +291,19 @@ def test_vjp(case):
     check_case(case)
 
 
+WGRAD_PER_OFFSET = ("Conv2D-wgrad-matmul-stride-dil-pads", "Conv2D-c8-stride1-same-pads",
+                    "Conv2D-c9-stride-dil-asym", "Conv1D-c8-dil2-stride1")
+
+
+@pytest.mark.parametrize("case_id", WGRAD_PER_OFFSET)
+def test_conv_weight_gradient_one_slice_per_offset(case_id, monkeypatch):
+    """The weight gradient's fallback for large windows (one slice and product per kernel offset
+    instead of gathered patches), forced by a zero patch budget."""
+    import irgraph.ops.nn as nn_ops
+    monkeypatch.setattr(nn_ops, "_PATCH_BYTES_PER_SAMPLE", 0)
+    check_case(next(cs for cs in CASES if cs.id == case_id))
+
+
 def test_case_ids_unique():
     ids = [cs.id for cs in CASES]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
