@@ -337,11 +337,10 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
 
     x is padded with the forward pads. For kernel offset k, the input positions it meets are
     x[:, :, k*d : k*d + (o-1)*s + 1 : s] (N, C, o...), and dw[:, :, k] = sum over samples of
-    g_n (M, o) @ x_n,k (o, C). Group 1: the windows of all offsets gathered channels last into
-    (N, o, k*C) patches and one batched MatMul, or one slice and batched MatMul per offset where
-    the patches would be large; the sum over samples is a ones-row product. Groups:
-    (G, C/G, N*o) @ (G, N*o, M/G) per offset. Results are arranged into (M, C/G, k...). Much
-    faster in onnxruntime than a Conv with a large kernel."""
+    g_n (M, o) @ x_n,k (o, C). Group 1: the windows of a few offsets at a time gathered channels
+    last into (N, o, k*C) patches and one batched MatMul per such chunk; the sum over samples is a
+    ones-row product. Groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset. Results are arranged into
+    (M, C/G, k...). Much faster in onnxruntime than a Conv with a large kernel."""
     n = x.ndim - 2
     kernel = tuple(w.sym_shape[2:])
     m, cpg = w.sym_shape[0], w.sym_shape[1]
@@ -367,33 +366,31 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         return starts, [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
 
     if group == 1:
-        # per sample, (M, o) @ (o, C) for each offset: the gradient keeps its (N, M, o...) layout and
-        # the input is read channels last (runs of C contiguous values). onnxruntime's batched MatMul
-        # works one sample's small blocks at a time, which stays in cache where one long Gemm over
-        # N*o streams both operands from memory; the sum over samples is a (1, N) @ (N, ...)
-        # product (its ReduceSum over the leading axis is several times slower)
+        # per sample, (M, o) @ (o, k*C): the gradient keeps its (N, M, o...) layout and the input's
+        # windows are gathered channels last (runs of C contiguous values) into patches, a few
+        # kernel offsets at a time so that the patches stay within a budget per sample.
+        # onnxruntime's batched MatMul works one sample's blocks at a time, which stays in cache
+        # where one long Gemm over N*o streams from memory; the sum over samples is a (1, N) @
+        # (N, ...) product (its ReduceSum over the leading axis is several times slower)
         gm = apply("Reshape", [g], shape=(0, m, -1))                             # (N, M, o)
         ones = _ones_row(g)                                                      # (1, N)
         xt = apply("Transpose", [xp], perm=[0] + list(range(2, 2 + n)) + [1])   # (N, s..., C)
+        xt = apply("Reshape", [xt], shape=(0, -1, c))                            # (N, s, C)
         positions = int(np.prod(out_sp))
-        if positions * len(offsets) * c * np.dtype(x.dtype).itemsize <= _PATCH_BYTES_PER_SAMPLE:
-            # all offsets in one product: the windows gathered into (N, o, k*C) patches
-            idx = constant(_patch_indices(padded, out_sp, kernel, strides, dilations))
-            patches = apply("Gather", [apply("Reshape", [xt], shape=(0, -1, c)), idx], axis=1)
-            patches = apply("Reshape", [patches], shape=(0, positions, len(offsets) * c))
-            per_sample = apply("Reshape", [apply("MatMul", [gm, patches])], shape=(0, -1))  # (N, M*k*C)
-            dw = apply("Reshape", [apply("MatMul", [ones, per_sample])], shape=(m,) + kernel + (c,))
-            return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
-        parts = []  # large windows: one channels-last slice and product per offset
-        for offset in offsets:
-            starts, ends = window(offset)
-            xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(1, 1 + n)), steps=list(strides))
-            xs = apply("Reshape", [xs], shape=(0, -1, c))                        # (N, o, C)
-            per_sample = apply("Reshape", [apply("MatMul", [gm, xs])], shape=(0, m * c))  # (N, M*C)
-            parts.append(apply("MatMul", [ones, per_sample]))                    # (1, M*C)
-        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)    # (k, M*C)
-        dw = apply("Reshape", [dw], shape=kernel + (m, c))
-        return apply("Transpose", [dw], perm=[n, n + 1] + list(range(n)))      # (M, C, k...)
+        per_offset = positions * c * np.dtype(x.dtype).itemsize
+        n_chunks = min(len(offsets), -(-len(offsets) * per_offset // max(_PATCH_BYTES_PER_SAMPLE, 1)))
+        size = -(-len(offsets) // n_chunks)
+        parts = []
+        for first in range(0, len(offsets), size):
+            chunk = offsets[first:first + size]
+            idx = constant(_patch_indices(padded, out_sp, chunk, strides, dilations))
+            patches = apply("Gather", [xt, idx], axis=1)                         # (N, o*kc, C)
+            patches = apply("Reshape", [patches], shape=(0, positions, len(chunk) * c))
+            per_sample = apply("Reshape", [apply("MatMul", [gm, patches])], shape=(0, -1))  # (N, M*kc*C)
+            parts.append(apply("Reshape", [apply("MatMul", [ones, per_sample])], shape=(m, len(chunk), c)))
+        dw = parts[0] if len(parts) == 1 else apply("Concat", parts, axis=1)    # (M, k, C)
+        dw = apply("Reshape", [dw], shape=(m,) + kernel + (c,))
+        return apply("Transpose", [dw], perm=[0, n + 1] + list(range(1, n + 1)))  # (M, C, k...)
     # groups: (G, C/G, N*o) @ (G, N*o, M/G) per offset
     gt = apply("Transpose", [g], perm=[0] + list(range(2, 2 + n)) + [1])        # (N, o..., M)
     xt = apply("Transpose", [xp], perm=[1, 0] + list(range(2, 2 + n)))          # (C, N, s...)
@@ -412,16 +409,15 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     return dw
 
 
-_PATCH_BYTES_PER_SAMPLE = 2 << 20  # gathered weight-gradient patches per sample; beyond, one slice per offset
+_PATCH_BYTES_PER_SAMPLE = 512 << 10  # weight-gradient patches gathered at once, per sample
 
 
-def _patch_indices(spatial, out_sp, kernel, strides, dilations) -> np.ndarray:
-    """For each output position (row-major) and kernel offset (row-major), the flat index of the
-    input position it meets, over spatial axes of lengths ``spatial``: shape (o * k,), int64."""
-    def grid(lengths, steps):
-        axes = np.meshgrid(*[np.arange(v) * st for v, st in zip(lengths, steps)], indexing="ij")
-        return np.stack(axes, -1).reshape(-1, len(lengths))
-    pos = grid(out_sp, strides)[:, None, :] + grid(kernel, dilations)[None, :, :]   # (o, k, n)
+def _patch_indices(spatial, out_sp, offsets, strides, dilations) -> np.ndarray:
+    """For each output position (row-major) and each kernel offset in ``offsets``, the flat index of
+    the input position it meets, over spatial axes of lengths ``spatial``: shape (o * k,), int64."""
+    axes = np.meshgrid(*[np.arange(v) * st for v, st in zip(out_sp, strides)], indexing="ij")
+    starts = np.stack(axes, -1).reshape(-1, len(out_sp))                          # (o, n)
+    pos = starts[:, None, :] + (np.array(offsets) * np.array(dilations))[None, :, :]  # (o, k, n)
     flat = np.ravel_multi_index(tuple(pos[..., i] for i in range(len(spatial))), tuple(spatial))
     return flat.reshape(-1).astype(np.int64)
 

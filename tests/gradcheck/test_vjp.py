@@ -291,16 +291,17 @@ def test_vjp(case):
     check_case(case)
 
 
-WGRAD_PER_OFFSET = ("Conv2D-wgrad-matmul-stride-dil-pads", "Conv2D-c8-stride1-same-pads",
-                    "Conv2D-c9-stride-dil-asym", "Conv1D-c8-dil2-stride1")
+WGRAD_CHUNKED = ("Conv2D-wgrad-matmul-stride-dil-pads", "Conv2D-c8-stride1-same-pads",
+                 "Conv2D-c9-stride-dil-asym", "Conv1D-c8-dil2-stride1", "Conv3D")
 
 
-@pytest.mark.parametrize("case_id", WGRAD_PER_OFFSET)
-def test_conv_weight_gradient_one_slice_per_offset(case_id, monkeypatch):
-    """The weight gradient's fallback for large windows (one slice and product per kernel offset
-    instead of gathered patches), forced by a zero patch budget."""
+@pytest.mark.parametrize("budget", [0, 9000])
+@pytest.mark.parametrize("case_id", WGRAD_CHUNKED)
+def test_conv_weight_gradient_patches_in_chunks(case_id, budget, monkeypatch):
+    """The weight gradient gathers its patches a few kernel offsets at a time within a per-sample
+    budget: with none, one offset per chunk; with a small one, uneven chunks."""
     import irgraph.ops.nn as nn_ops
-    monkeypatch.setattr(nn_ops, "_PATCH_BYTES_PER_SAMPLE", 0)
+    monkeypatch.setattr(nn_ops, "_PATCH_BYTES_PER_SAMPLE", budget)
     check_case(next(cs for cs in CASES if cs.id == case_id))
 
 
