@@ -42,7 +42,7 @@ def _remove_identities(g: Graph) -> None:
             g.remove(n)
 
 
-_UNARY = {"Relu", "Sigmoid", "Tanh", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Softplus", "Softsign",
+UNARY_ELEMENTWISE = {"Relu", "Sigmoid", "Tanh", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Softplus", "Softsign",
           "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Clip", "Identity"}
 
 
@@ -51,7 +51,7 @@ def _sink_transposes(g: Graph) -> None:
     the two transposes meet and cancel (channels_last convolutions leave this pattern around their
     activations)."""
     for n in g.topo():
-        if n not in g.nx or g.kind(n) != "op" or g.node(n)["op"] not in _UNARY:
+        if n not in g.nx or g.kind(n) != "op" or g.node(n)["op"] not in UNARY_ELEMENTWISE:
             continue
         src = g.in_tensors(n)[0]
         if g.kind(src[0]) != "op" or g.node(src[0])["op"] != "Transpose" or len(g.consumers(src[0])) != 1:

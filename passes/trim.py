@@ -15,7 +15,7 @@ from __future__ import annotations
 from irgraph.ir import Graph
 from irgraph.ops.base import get_op
 
-from .cleanup import _UNARY
+from .cleanup import UNARY_ELEMENTWISE
 from .shapes import infer_shapes
 
 _WINDOW_OPS = ("Conv", "MaxPool", "AveragePool")
@@ -86,9 +86,9 @@ def _insert_crop(g: Graph, src: tuple, dst: str, slot: int, ends: dict) -> str:
     attrs = {"starts": [0] * len(axes), "ends": [ends[a] for a in axes], "axes": axes, "steps": [1] * len(axes)}
     specs = get_op("Slice").infer(attrs, [g.spec(src)])
     crop = g.add_op("Slice", [src], specs, attrs, scope=g.node(dst).get("scope", ""))
-    for _, d, key, data in list(g.nx.in_edges(dst, keys=True, data=True)):
+    for reader_src, _, key, data in list(g.nx.in_edges(dst, keys=True, data=True)):
         if data.get("dst_slot") == slot and not data.get("weight"):
-            g.nx.remove_edge(_, d, key)
+            g.nx.remove_edge(reader_src, dst, key)
     g.connect((crop, 0), dst, slot)
     return crop
 
@@ -108,7 +108,7 @@ def _hoist(g: Graph, crop: str) -> None:
             return
         op = g.node(producer)["op"]
         ends = _crop_attrs(g, crop)
-        if op in _UNARY:
+        if op in UNARY_ELEMENTWISE:
             new = _insert_crop(g, g.in_tensors(producer)[0], producer, 0, ends)
         elif op == "Transpose":
             perm = g.node(producer)["attrs"]["perm"]
