@@ -42,8 +42,8 @@ def _remove_identities(g: Graph) -> None:
             g.remove(n)
 
 
-UNARY_ELEMENTWISE = {"Relu", "Sigmoid", "Tanh", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Softplus", "Softsign",
-          "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Clip", "Identity"}
+UNARY_ELEMENTWISE = {"Relu", "Sigmoid", "Tanh", "Elu", "Selu", "LeakyRelu", "HardSigmoid", "Softplus",
+                     "Softsign", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Clip", "Identity"}
 
 
 def _sink_transposes(g: Graph) -> None:
