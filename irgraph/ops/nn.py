@@ -361,10 +361,6 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
         xp = apply("Pad", [x], pads=(0, 0) + tuple(pads[:n]) + (0, 0) + tuple(pads[n:]), mode="constant", value=0.0)
     offsets = list(np.ndindex(*kernel))
 
-    def window(offset):  # the input positions one kernel offset meets: starts, ends (steps = strides)
-        starts = [k * d for k, d in zip(offset, dilations)]
-        return starts, [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
-
     if group == 1:
         # per sample, (M, o) @ (o, k*C): the gradient keeps its (N, M, o...) layout and the input's
         # windows are gathered channels last (runs of C contiguous values) into patches, a few
@@ -397,8 +393,9 @@ def _conv_weight_grad_matmul(x, g, w, attrs, group):
     gm = apply("Reshape", [gt], shape=(-1, group, mpg))
     gm = apply("Transpose", [gm], perm=[1, 0, 2])                                # (G, N*o, M/G)
     parts = []
-    for offset in offsets:
-        starts, ends = window(offset)
+    for offset in offsets:  # the input positions each kernel offset meets (steps = strides)
+        starts = [k * d for k, d in zip(offset, dilations)]
+        ends = [st + (o - 1) * s + 1 for st, o, s in zip(starts, out_sp, strides)]
         xs = apply("Slice", [xt], starts=starts, ends=ends, axes=list(range(2, 2 + n)), steps=list(strides))
         xs = apply("Reshape", [xs], shape=(group, cpg, -1))                      # (G, C/G, N*o)
         parts.append(apply("MatMul", [xs, gm]))                                  # (G, C/G, M/G)
