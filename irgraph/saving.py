@@ -1,14 +1,19 @@
 """Saving and loading models and weights; file writing that never damages what was saved before.
 
-``model.save(path)`` writes ONE ONNX file: the inference graph of ``to_onnx`` with the weights as
-initializers (it deploys anywhere as is), plus, for irgraph, metadata_props:
+The model file
+--------------
+``model.save(path)`` writes ONE self-contained ONNX file: the inference graph of ``to_onnx`` with
+the weights as initializers (it deploys anywhere as is), plus, for irgraph, metadata_props:
 
-- ``irgraph.format_version``: this file layout's version (`FORMAT_VERSION`);
+- ``irgraph.format_version``: this file layout's version (`FORMAT_VERSION`; 1 had no checksum);
 - ``irgraph.model_config``: JSON ``{'class_name', 'config'}`` of the architecture (serialization.py);
 - ``irgraph.weights``: JSON list of the weight paths in ``model.weights`` order;
 - ``irgraph.compile_config``: JSON of the compile arguments (optimizer class and config, loss and
   metric identifiers per output, loss weights), when the model is compiled;
 - ``irgraph.iterations``: the optimizer's step count;
+- ``irgraph.checksum``: ``sha256:<hex>`` over every ``irgraph.*`` entry before it and every
+  initializer (name, data type, dims, data), so a changed weight, slot or config is detected;
+  the graph's nodes are not covered (loading rebuilds them from the config);
 - ``irgraph.complete``: the number of entries before it, written last (protobuf writes the
   metadata after the graph), so that a file cut at a field boundary is still detected;
 
@@ -16,29 +21,51 @@ and the optimizer slots as extra initializers ``optimizer_state/<weight path>:<s
 graph node reads (onnxruntime and the ONNX checker accept unused initializers). Keras's ``.h5`` and
 ``.keras`` suffixes are accepted, and the file at such a path holds these same ONNX bytes.
 
-``save_weights`` writes an ``.npz`` archive (numpy's format, no pickles) keyed by weight path. Every
-write goes to a temporary file in the target folder, which is then renamed over the target, so a
-crash mid-save leaves the previous file intact. Loading reads data only: JSON and arrays, never
-pickles and never code.
+``save_weights`` writes an ``.npz`` archive (numpy's format, no pickles, a CRC-32 per array) keyed
+by weight path.
+
+Writing: every file goes to ``.<name>.irgraph-tmp-<random>`` in the target folder, locked while it
+is written, then renamed over the target, so a crash or ``kill -9`` mid-save leaves the previous
+file intact; the next save of that target removes temporaries no live writer holds. A replaced
+file keeps its permission bits; a new one gets the usual ``0o666 & ~umask``.
+
+Loading reads data only, from the one file named: JSON and arrays, never pickles, never code, and
+never ONNX external data (irgraph does not write it; a tensor that points at another file is
+refused). Everything is checked before it is used: the checksum, the JSON types of every
+metadata field, and the size of every weight the config would create against what the file
+stores, before any weight is allocated. Any problem is a `ModelFileError` naming the file and
+the field.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import math
 import os
-import tempfile
+import re
+import stat
+import threading
 import zipfile
 
 import numpy as np
 
-FORMAT_VERSION = 1
+try:
+    import fcntl
+except ImportError:  # Windows: an open file cannot be removed there anyway
+    fcntl = None
+
+FORMAT_VERSION = 2
 SLOT_PREFIX = "optimizer_state/"
 META_VERSION = "irgraph.format_version"
 META_CONFIG = "irgraph.model_config"
 META_WEIGHTS = "irgraph.weights"
 META_COMPILE = "irgraph.compile_config"
 META_ITERATIONS = "irgraph.iterations"
+META_CHECKSUM = "irgraph.checksum"
 META_END = "irgraph.complete"
+MAX_JSON_DEPTH = 128  # about 40 models nested in one another; deeper JSON is refused, not recursed
+TMP_MARK = ".irgraph-tmp-"
 
 
 class ModelFileError(ValueError):
@@ -51,10 +78,13 @@ class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
 
 # ================================================================================== writing
 def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` at ``path`` so that ``path`` always holds either the old or the new bytes."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".irgraph-", suffix=".tmp", dir=folder)
+    prefix = "." + os.path.basename(path)[:200] + TMP_MARK
+    _remove_stale_temporaries(folder, prefix)
+    fd, tmp, lock = _new_temporary(folder, prefix, _mode_for(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -62,9 +92,94 @@ def atomic_write_bytes(path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+    _fsync_folder(folder)
+
+
+def _mode_for(path: str) -> int:
+    """The permission bits of the file being replaced, or None for a new file (umask applies)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _new_temporary(folder: str, prefix: str, mode):
+    """``(fd, path, lock_fd)`` of a new temporary, created with mode 0o666 (the umask applies) or
+    ``mode``, and locked (``lock_fd``, None without flock) until closed after the rename, so that
+    `_remove_stale_temporaries` of another process never takes it."""
+    while True:
+        tmp = os.path.join(folder, prefix + os.urandom(6).hex())
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            if fcntl is None:
+                return fd, tmp, None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):  # not removed before it was locked
+                return fd, tmp, os.dup(fd)
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            _remove(tmp)
+            raise
+        os.close(fd)
+
+
+def _remove_stale_temporaries(folder: str, prefix: str) -> None:
+    """Remove the temporaries of this target left by saves that were killed: those no live process
+    holds locked (a lock dies with its process, even after ``kill -9``)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        tmp = os.path.join(folder, name)
+        if fcntl is None:
+            _remove(tmp)
+            continue
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer holds it
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                os.unlink(tmp)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable (POSIX; elsewhere the call is skipped)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _check_overwrite(path: str, overwrite: bool) -> None:
@@ -86,6 +201,35 @@ def _weights_by_path(model) -> dict:
                              "with the same name, e.g. in a nested model); rename one to save the model")
         out[v.path] = v
     return out
+
+
+def checksum(proto) -> str:
+    """``sha256:<hex>`` of the ``irgraph.*`` metadata entries (but the checksum and the end marker)
+    and of every initializer's name, data type, dims and data, in file order."""
+    h = hashlib.sha256()
+    for p in proto.metadata_props:
+        if p.key.startswith("irgraph.") and p.key not in (META_CHECKSUM, META_END):
+            h.update(json.dumps([p.key, p.value]).encode() + b"\n")
+    for t in proto.graph.initializer:
+        h.update(json.dumps([t.name, t.data_type, list(t.dims)]).encode() + b"\n")
+        h.update(t.raw_data if t.HasField("raw_data") else t.SerializeToString(deterministic=True))
+    return "sha256:" + h.hexdigest()
+
+
+def seal(proto, props: dict | None = None) -> None:
+    """Write the metadata of ``proto`` (``props``, or the entries it has) followed by a new checksum
+    and end marker: what `model_proto` does, and what a deliberate edit of a saved file needs."""
+    if props is None:
+        props = {p.key: p.value for p in proto.metadata_props}
+    del proto.metadata_props[:]
+    for k, v in props.items():
+        if k not in (META_CHECKSUM, META_END):
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, v
+    for k in (META_CHECKSUM, META_END):  # the end marker last: a file cut before it is detected
+        entry = proto.metadata_props.add()
+        entry.key = k
+        entry.value = checksum(proto) if k == META_CHECKSUM else str(len(proto.metadata_props) - 1)
 
 
 def model_proto(model, include_optimizer: bool = True):
@@ -116,13 +260,9 @@ def model_proto(model, include_optimizer: bool = True):
         for key in sorted(trainer.slots):
             arr = np.ascontiguousarray(np.asarray(trainer.slots[key]))
             graph.initializer.append(numpy_helper.from_array(arr, SLOT_PREFIX + key))
-    props = {p.key: p.value for p in proto.metadata_props if p.key != META_END}
+    props = {p.key: p.value for p in proto.metadata_props}
     props.update(meta)
-    props[META_END] = str(len(props))  # written last: a file cut before it is detected
-    del proto.metadata_props[:]
-    for k, v in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
+    seal(proto, props)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
@@ -156,8 +296,35 @@ def _read_bytes(path: str, what: str) -> bytes:
         return f.read()
 
 
+def _parse_json(text: str, field: str):
+    """JSON metadata, refused (ValueError) when unreadable or nested deeper than MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"the metadata {field} is not valid JSON ({type(err).__name__}: {err})") from None
+    stack = [(value, 1)]
+    while stack:  # iterative: nothing here recurses with the depth of the data
+        obj, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"the metadata {field} is nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+        elif isinstance(obj, list):
+            stack.extend((v, depth + 1) for v in obj)
+    return value
+
+
+def _count(text: str, field: str, limit: int = 2 ** 63 - 1) -> int:
+    if not re.fullmatch(r"[0-9]{1,19}", text) or int(text) > limit:
+        raise ValueError(f"the metadata {field} must be a whole number from 0 to {limit}, got {text[:80]!r}")
+    return int(text)
+
+
 def read_model_file(filepath):
-    """``(proto, metadata)`` of a file written by `save_model`; a clear `ModelFileError` otherwise."""
+    """``(proto, metadata)`` of a file written by `save_model`; a clear `ModelFileError` otherwise.
+    The checksum is verified, no tensor may point at external data, and the metadata
+    ``irgraph.model_config``, ``irgraph.weights`` and ``irgraph.compile_config`` come back
+    parsed from JSON (``irgraph.weights`` checked to be a list of distinct names)."""
     import onnx
     path = os.fspath(filepath)
     data = _read_bytes(path, "a model")
@@ -165,7 +332,7 @@ def read_model_file(filepath):
     if not data:
         raise ModelFileError(f"{bad}: the file is empty")
     try:
-        proto = onnx.load_model_from_string(data)
+        proto = onnx.load_model_from_string(data)  # parses only: external data is not followed
     except Exception as err:  # protobuf's DecodeError and friends
         raise ModelFileError(f"{bad}: it is not a readable ONNX file (truncated or corrupt?): "
                              f"{type(err).__name__}: {err}") from None
@@ -179,21 +346,90 @@ def read_model_file(filepath):
     if META_END not in keys or meta[META_END] != str(keys.index(META_END)):
         raise ModelFileError(f"{bad}: its irgraph metadata is incomplete (the file is truncated)")
     try:
-        version = int(meta.get(META_VERSION, "0"))
-    except ValueError:
-        raise ModelFileError(f"{bad}: unreadable {META_VERSION} {meta.get(META_VERSION)!r}") from None
+        version = _count(meta.get(META_VERSION, ""), META_VERSION)
+    except ValueError as err:
+        raise ModelFileError(f"{bad}: {err}") from None
     if not 1 <= version <= FORMAT_VERSION:
         raise ModelFileError(f"{bad}: format version {version} is not supported by this irgraph "
                              f"(it reads versions 1 to {FORMAT_VERSION})")
-    for key in (META_CONFIG, META_WEIGHTS, META_COMPILE):
-        if key in meta:
-            try:
-                meta[key] = json.loads(meta[key])
-            except ValueError as err:
-                raise ModelFileError(f"{bad}: the metadata {key} is not valid JSON ({err})") from None
-    if META_WEIGHTS not in meta:
-        raise ModelFileError(f"{bad}: the metadata {META_WEIGHTS} is missing")
+    for t in list(proto.graph.initializer) + [s.values for s in proto.graph.sparse_initializer]:
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
+            raise ModelFileError(
+                f"{bad}: the tensor '{t.name}' keeps its data in another file (ONNX external data), "
+                "which irgraph never writes and never reads: a model file must be self-contained. "
+                "Make it one file with onnx.load(path) and onnx.save(model, path) if you trust it")
+    if version >= 2 or META_CHECKSUM in meta:
+        if META_CHECKSUM not in meta:
+            raise ModelFileError(f"{bad}: the metadata {META_CHECKSUM} is missing (the file is damaged)")
+        if meta[META_CHECKSUM] != checksum(proto):
+            raise ModelFileError(f"{bad}: the file is damaged: its weights or metadata changed after it "
+                                 f"was saved (the {META_CHECKSUM} does not match; a disk or transfer "
+                                 "error, or an edit). Use a backup or save the model again")
+    try:
+        for key in (META_CONFIG, META_WEIGHTS, META_COMPILE):
+            if key in meta:
+                meta[key] = _parse_json(meta[key], key)
+        if META_WEIGHTS not in meta:
+            raise ValueError(f"the metadata {META_WEIGHTS} is missing")
+        names = meta[META_WEIGHTS]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"the metadata {META_WEIGHTS} must be a list of weight names, got "
+                             f"{json.dumps(names)[:100]}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"the metadata {META_WEIGHTS} names a weight twice")
+    except ValueError as err:
+        raise ModelFileError(f"{bad}: {err}") from None
     return proto, meta
+
+
+def _stored_values(proto, names, source) -> int:
+    """How many values the weights ``names`` hold in the file, from each initializer's dims and
+    data size (nothing decoded); a tensor whose data does not fill its dims is refused."""
+    from onnx import helper
+    inits = {t.name: t for t in proto.graph.initializer}
+    total = 0
+    for name in names:
+        t = inits.get(name)
+        if t is None:
+            raise ModelFileError(f"{source}: the weight '{name}' listed in the metadata has no initializer "
+                                 "(the file is damaged)")
+        n = math.prod(t.dims)
+        try:
+            dtype = helper.tensor_dtype_to_np_dtype(t.data_type)
+            field = helper.tensor_dtype_to_field(t.data_type)
+        except Exception:
+            raise ModelFileError(f"{source}: the weight '{name}' has the unsupported data type "
+                                 f"{t.data_type}") from None
+        held = (len(t.raw_data) // dtype.itemsize if t.HasField("raw_data")
+                else len(getattr(t, field)))
+        if min(t.dims, default=0) < 0 or held != n:
+            raise ModelFileError(f"{source}: the weight '{name}' has dims {tuple(t.dims)} ({n} values) "
+                                 f"but holds {held} values (the file is damaged)")
+        total += n
+    return total
+
+
+_allocation = threading.local()  # the weight budget of the model load_model rebuilds on this thread
+
+
+def charge_weight(layer_name: str, weight_name, shape) -> None:
+    """Called by ``Layer.add_weight`` before it allocates a weight. While `load_model` rebuilds a
+    model, its weights may not hold more values in all than the file stores (plus a little), so
+    a config edited to ``Dense(20_000_000)`` is refused before the memory is taken."""
+    budget = getattr(_allocation, "budget", None)
+    if budget is None:
+        return
+    n = math.prod(max(int(d), 0) for d in shape)
+    if n > budget[0]:
+        raise ModelFileError(
+            f"{budget[1]}: metadata {META_CONFIG}: layer '{layer_name}' would create the weight "
+            f"'{weight_name}' of shape {tuple(shape)} ({n:,} values), more than the file stores for "
+            f"all the weights ({budget[2]:,} values): the config does not match the weights (the file "
+            "was edited, or is not irgraph's)")
+    budget[0] -= n
+
+
+_SLACK = 1 << 16  # values a layer may allocate beyond the stored ones (never in irgraph's own layers)
 
 
 def assign_weights(model, names: list, get, source: str) -> dict:
@@ -240,47 +476,76 @@ def _initializer_getter(proto, source):
         try:
             return numpy_helper.to_array(inits[name])
         except Exception as err:
-            raise ModelFileError(f"{source}: the weight '{name}' cannot be read ({err})") from None
+            raise ModelFileError(f"{source}: the tensor '{name}' cannot be read ({err})") from None
     return get, inits
 
 
+# what rebuilding a layer from a malformed config can raise; anything else is a bug to report
+_CONFIG_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+                  OverflowError)
+
+
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002
-    from .serialization import compile_kwargs, deserialize_layer
+    from .serialization import check_compile_config, check_layer_spec, compile_kwargs, deserialize_layer
     path = os.fspath(filepath)
     source = f"loading the model from '{path}'"
     proto, meta = read_model_file(path)
+    names = meta[META_WEIGHTS]
+    stored = _stored_values(proto, names, source)
     try:
-        model = deserialize_layer(meta[META_CONFIG], custom_objects)
+        check_layer_spec(meta[META_CONFIG], custom_objects)
+        _allocation.budget = [stored + _SLACK, source, stored]
+        try:
+            model = deserialize_layer(meta[META_CONFIG], custom_objects)
+        finally:
+            _allocation.budget = None
     except ModelFileError:
         raise
-    except (ValueError, TypeError, KeyError) as err:
-        raise ModelFileError(f"{source}: {err}") from None
+    except _CONFIG_ERRORS as err:
+        raise ModelFileError(f"{source}: metadata {META_CONFIG}: {_message(err)}") from None
     get, inits = _initializer_getter(proto, source)
-    mapping = assign_weights(model, list(meta[META_WEIGHTS]), get, source)
+    mapping = assign_weights(model, list(names), get, source)
     if compile and META_COMPILE in meta:
         try:
-            model.compile(**compile_kwargs(meta[META_COMPILE], custom_objects))
-        except (ValueError, TypeError, KeyError) as err:
-            raise ModelFileError(f"{source}: cannot compile it as it was saved: {err} (load_model(..., "
-                                 "compile=False) loads it uncompiled)") from None
+            iterations = _count(meta.get(META_ITERATIONS, "0"), META_ITERATIONS)
+        except ValueError as err:
+            raise ModelFileError(f"{source}: {err}") from None
+        try:
+            check_compile_config(meta[META_COMPILE])
+            kwargs = compile_kwargs(meta[META_COMPILE], custom_objects)
+        except _CONFIG_ERRORS as err:
+            raise ModelFileError(f"{source}: metadata {META_COMPILE}: {_message(err)}") from None
+        try:
+            model.compile(**kwargs)
+        except _CONFIG_ERRORS as err:
+            raise ModelFileError(f"{source}: cannot compile it as it was saved: {_message(err)} "
+                                 "(load_model(..., compile=False) loads it uncompiled)") from None
         trainer = model._get_trainer()
-        trainer.iterations = int(meta.get(META_ITERATIONS, "0"))
+        trainer.iterations = iterations
         trainer.slots = _slots(inits, mapping, get, source)
     return model
 
 
+def _message(err) -> str:
+    """An exception as words: ValueError's own message, others with their type."""
+    if isinstance(err, ValueError):
+        return str(err)
+    if isinstance(err, RecursionError):
+        return "it is nested too deeply to rebuild"
+    return f"{type(err).__name__}: {err}"
+
+
 def _slots(inits, mapping, get, source) -> dict:
-    from onnx import numpy_helper
     saved = sorted(mapping, key=len, reverse=True)
     slots = {}
-    for name, tensor in inits.items():
+    for name in inits:
         if not name.startswith(SLOT_PREFIX):
             continue
         key = name[len(SLOT_PREFIX):]
         path = next((p for p in saved if key.startswith(p + ":")), None)
         if path is None:
             raise ModelFileError(f"{source}: optimizer state '{key}' belongs to no weight of the model")
-        slots[f"{mapping[path].path}:{key[len(path) + 1:]}"] = numpy_helper.to_array(tensor)
+        slots[f"{mapping[path].path}:{key[len(path) + 1:]}"] = get(name)
     return slots
 
 
@@ -291,13 +556,21 @@ def load_weights(model, filepath, by_name: bool = False) -> None:
     data = _read_bytes(path, "weights")
     if not data.startswith(b"PK"):
         proto, meta = read_model_file(path)
+        names = meta[META_WEIGHTS]
+        _stored_values(proto, names, source)
         get, _ = _initializer_getter(proto, source)
-        names = list(meta[META_WEIGHTS])
     else:
         try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                damaged = zf.testzip()  # reads every entry, checking its CRC-32
+            if damaged is not None:
+                raise ModelFileError(f"{source}: the file is damaged: its entry '{damaged}' fails its "
+                                     "CRC-32 check. Use a backup or save the weights again")
             archive = np.load(io.BytesIO(data), allow_pickle=False)
             names = list(archive.files)
             arrays = {n: archive[n] for n in names}
+        except ModelFileError:
+            raise
         except Exception as err:
             raise ModelFileError(f"{source}: not a readable .npz weights file (truncated or corrupt?): "
                                  f"{type(err).__name__}: {err}") from None

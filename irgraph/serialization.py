@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from .layers.base import Layer, _Slot, flatten, rebuild
+from .saving import ModelFileError
 from .tensor import KerasTensor
 
 # ================================================================================== values
@@ -67,26 +68,48 @@ def decode_value(obj):
         return [decode_value(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
-    if len(obj) == 1:
-        tag, v = next(iter(obj.items()))
-        if tag == "__slot__":
-            return _Slot(int(v))
-        if tag == "__tuple__":
-            return tuple(decode_value(x) for x in v)
+    if len(obj) == 1 and next(iter(obj)) in _TAGS:
+        return _decode_tagged(*next(iter(obj.items())))
+    return {k: decode_value(x) for k, x in obj.items()}
+
+
+_TAG_FORMS = {"__slot__": "a whole number >= 0", "__tuple__": "a list", "__dict__": "a list of [key, value] pairs",
+              "__slice__": "a list [start, stop, step]", "__ellipsis__": "null",
+              "__ndarray__": "[dtype name, shape, values]", "__npscalar__": "[dtype name, number]",
+              "__dtype__": "a dtype name"}
+
+
+def _decode_tagged(tag, v):
+    """One tagged value of `encode_value`; a ValueError saying what the tag needs if malformed."""
+    pairs = isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)
+    well_formed = {
+        "__slot__": isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "__tuple__": isinstance(v, list), "__dict__": pairs,
+        "__slice__": isinstance(v, list) and len(v) == 3, "__ellipsis__": True,
+        "__ndarray__": isinstance(v, list) and len(v) == 3 and isinstance(v[1], list),
+        "__npscalar__": isinstance(v, list) and len(v) == 2 and isinstance(v[1], (int, float)),
+        "__dtype__": isinstance(v, str)}[tag]
+    if not well_formed:
+        raise ValueError(f"a stored {tag} value must be {_TAG_FORMS[tag]}, got {v!r:.80}")
+    if tag == "__slot__":
+        return _Slot(v)
+    if tag == "__tuple__":
+        return tuple(decode_value(x) for x in v)
+    if tag == "__slice__":
+        return slice(*(decode_value(x) for x in v))
+    if tag == "__ellipsis__":
+        return Ellipsis
+    if tag == "__dtype__":
+        return np.dtype(_safe_dtype(v))
+    try:
         if tag == "__dict__":
             return {_hashable(decode_value(k)): decode_value(x) for k, x in v}
-        if tag == "__slice__":
-            return slice(*(decode_value(x) for x in v))
-        if tag == "__ellipsis__":
-            return Ellipsis
         if tag == "__ndarray__":
             dtype, shape, data = v
             return np.asarray(data, dtype=_safe_dtype(dtype)).reshape(shape)
-        if tag == "__npscalar__":
-            return np.dtype(_safe_dtype(v[0])).type(v[1])
-        if tag == "__dtype__":
-            return np.dtype(_safe_dtype(v))
-    return {k: decode_value(x) for k, x in obj.items()}
+        return np.dtype(_safe_dtype(v[0])).type(v[1])  # __npscalar__
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ValueError(f"a stored {tag} value is malformed ({err}): {v!r:.80}") from None
 
 
 def _hashable(k):
@@ -94,7 +117,10 @@ def _hashable(k):
 
 
 def _safe_dtype(name):
-    dt = np.dtype(str(name))
+    try:
+        dt = np.dtype(str(name))
+    except TypeError:
+        raise ValueError(f"unknown dtype {name!r} in a model config") from None
     if dt.kind not in "biuf":
         raise ValueError(f"unsupported dtype {name!r} in a model config")
     return dt
@@ -289,6 +315,151 @@ def sequential_config(model) -> dict:
     return {"name": model.name, "trainable": model.trainable, "layers": specs}
 
 
+# ================================================================================== checking
+# A stored config is checked before anything is built (load_model): every field that rebuilding
+# reads has the JSON type it needs, and an error names the field by its path in the JSON, as
+# ``config.layers[3].config.units``. irgraph's own layers also get their numeric, list and flag
+# arguments checked by name (a custom layer's arguments are its own business).
+_INT_ARGS = frozenset({"units", "filters", "input_dim", "output_dim", "n", "depth_multiplier", "groups",
+                       "input_length", "batch_size"})
+_INTS_ARGS = frozenset({"kernel_size", "strides", "pool_size", "dilation_rate", "size", "cropping", "axis",
+                        "axes"})
+_SHAPE_ARGS = frozenset({"shape", "batch_shape", "batch_input_shape", "input_shape", "noise_shape",
+                         "target_shape", "dims"})
+_NUMBER_ARGS = frozenset({"rate", "momentum", "epsilon", "dropout", "recurrent_dropout"})
+_BOOL_ARGS = frozenset({"use_bias", "center", "scale", "return_sequences", "return_state", "go_backwards",
+                        "stateful", "unroll", "mask_zero", "keepdims", "reset_after", "unit_forget_bias",
+                        "trainable"})
+_WRAPPERS = ("TimeDistributed", "Bidirectional")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_ints(v) -> bool:
+    """A whole number, None, or (nested) lists of them."""
+    return v is None or _is_int(v) or (isinstance(v, list) and all(_is_ints(x) for x in v))
+
+
+def _is_ref(r) -> bool:
+    return (isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and _is_int(r[1])
+            and _is_int(r[2]) and r[1] >= 0 and r[2] >= 0)
+
+
+def _need(ok: bool, where: str, what: str, value) -> None:
+    if not ok:
+        raise ValueError(f"{where} must be {what}, got {json.dumps(value)[:100]}")
+
+
+def _check_value(value, where: str) -> None:
+    """A stored call template or argument value decodes (`decode_value`)."""
+    try:
+        decode_value(value)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def check_layer_spec(spec, custom_objects=None) -> None:
+    """Check a stored ``{'class_name', 'config'}`` (a model's, with its layers) before rebuilding it;
+    a ValueError names the first malformed field. Iterative, so deep nesting cannot exhaust the
+    stack; the JSON itself is depth-limited when read (saving.py)."""
+    custom_objects = custom_objects or {}
+    stack = [(spec, "")]
+    while stack:
+        spec, at = stack.pop()
+        field = (lambda key: f"{at}.{key}" if at else key)  # noqa: E731 (binds this spec's path)
+        _need(isinstance(spec, dict), at or "the model config", "an object {'class_name', 'config'}", spec)
+        cls_name = spec.get("class_name")
+        _need(isinstance(cls_name, str), field("class_name"), "a class name", cls_name)
+        cfg = spec.get("config")
+        _need(isinstance(cfg, dict) or cfg is None, field("config"), "an object", cfg)
+        cfg = cfg or {}
+        for key, ok, what in (("module", lambda v: v is None or isinstance(v, str), "a module name"),
+                              ("name", lambda v: v is None or isinstance(v, str), "a string"),
+                              ("shared_object_id", _is_int, "a whole number")):
+            if key in spec:
+                _need(ok(spec[key]), field(key), what, spec[key])
+        nodes = spec.get("inbound_nodes", [])
+        _need(isinstance(nodes, list), field("inbound_nodes"), "a list", nodes)
+        for i, node in enumerate(nodes):
+            where = field(f"inbound_nodes[{i}]")
+            _need(isinstance(node, dict), where, "an object {'input_tensors', 'template'}", node)
+            refs = node.get("input_tensors")
+            _need(isinstance(refs, list) and all(map(_is_ref, refs)), f"{where}.input_tensors",
+                  "a list of [layer name, node index, tensor index]", refs)
+            _check_value(node.get("template"), f"{where}.template")
+        sub = lambda key: f"{field('config')}.{key}"  # noqa: E731
+        if cls_name in ("Model", "Functional", "Sequential") or "input_layers" in cfg:  # a model
+            _need(isinstance(cfg["layers"], list), sub("layers"), "a list of layers", cfg["layers"])
+            stack.extend((s, sub(f"layers[{i}]")) for i, s in reversed(list(enumerate(cfg["layers"]))))
+            for key in ("input_layers", "output_layers"):
+                if key in cfg:
+                    _need(isinstance(cfg[key], list) and all(map(_is_ref, cfg[key])), sub(key),
+                          "a list of [layer name, node index, tensor index]", cfg[key])
+            for key in ("input_structure", "output_structure"):
+                _check_value(cfg.get(key), sub(key))
+        module = spec.get("module")
+        if cls_name in custom_objects or (module is not None and module.split(".")[0] != "irgraph"):
+            continue  # a custom class: its config is its own
+        if cls_name in _WRAPPERS:
+            _need(isinstance(cfg.get("layer"), dict), sub("layer"), "a layer {'class_name', 'config'}",
+                  cfg.get("layer"))
+            stack.append((cfg["layer"], sub("layer")))
+            if cfg.get("backward_layer") is not None:
+                stack.append((cfg["backward_layer"], sub("backward_layer")))
+        if cls_name in ("Lambda", "OpLayer"):
+            _need(isinstance(cfg.get("function"), str), sub("function"), "a function name", cfg.get("function"))
+            _check_value(cfg.get("template" if cls_name == "OpLayer" else "arguments"),
+                         sub("template" if cls_name == "OpLayer" else "arguments"))
+        for key, value in cfg.items():
+            if key in _INT_ARGS:
+                _need(value is None or _is_int(value), sub(key), "a whole number", value)
+            elif key in _INTS_ARGS:
+                _need(_is_ints(value), sub(key), "a whole number or a list of them", value)
+            elif key in _SHAPE_ARGS:
+                _need(value is None or (isinstance(value, list) and _is_ints(value)), sub(key),
+                      "a list of whole numbers (or nulls)", value)
+            elif key in _NUMBER_ARGS:
+                _need(value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)),
+                      sub(key), "a number", value)
+            elif key in _BOOL_ARGS:
+                _need(isinstance(value, bool), sub(key), "true or false", value)
+            elif key == "name":
+                _need(value is None or isinstance(value, str), sub(key), "a string", value)
+
+
+def _is_identifier(v) -> bool:
+    """A stored loss or metric: None, a name, or {'class_name', 'config'}."""
+    return v is None or isinstance(v, str) or (
+        isinstance(v, dict) and isinstance(v.get("class_name"), str)
+        and isinstance(v.get("config", {}), (dict, type(None))))
+
+
+def check_compile_config(cfg) -> None:
+    """Check a stored compile config (`compile_config`) before `compile_kwargs` reads it."""
+    _need(isinstance(cfg, dict), "the compile config", "an object", cfg)
+    opt = cfg.get("optimizer")
+    _need(isinstance(opt, str) or (isinstance(opt, dict) and isinstance(opt.get("class_name"), str)
+                                   and isinstance(opt.get("config", {}), dict)),
+          "optimizer", "an optimizer name or {'class_name', 'config'}", opt)
+    loss = cfg.get("loss")
+    _need(isinstance(loss, dict), "loss", "an object {output name: loss}", loss)
+    for name, ident in loss.items():
+        _need(_is_identifier(ident), f"loss.{name}", "a loss name or {'class_name', 'config'}", ident)
+    weights = cfg.get("loss_weights")
+    numbers = list(weights.values()) if isinstance(weights, dict) else weights
+    _need(weights is None or (isinstance(numbers, list) and all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) for w in numbers)),
+        "loss_weights", "null, a list of numbers or an object {output name: number}", weights)
+    for key in ("metrics", "weighted_metrics"):
+        value = cfg.get(key)
+        _need(value is None or isinstance(value, dict), key, "an object {output name: [metrics]}", value)
+        for name, ms in (value or {}).items():
+            _need(isinstance(ms, list) and all(map(_is_identifier, ms)), f"{key}.{name}",
+                  "a list of metric names or {'class_name', 'config'}", ms)
+
+
 # ================================================================================== loading
 def deserialize_layer(spec: dict, custom_objects=None):
     """A layer (or model) from ``{'class_name', 'config'}``."""
@@ -339,7 +510,7 @@ def _deserialize_layer(spec: dict, custom_objects=None):
             cfg["arguments"] = decode_value(cfg.get("arguments") or {})
             return cls(**cfg)
         return cls.from_config(_with_custom_functions(cfg, custom_objects))
-    except (TypeError, KeyError) as err:
+    except (TypeError, KeyError, IndexError, AttributeError) as err:
         raise ValueError(f"cannot rebuild layer '{name}' ({class_name}) from its config: "
                          f"{type(err).__name__}: {err}" + (
                              "; a custom layer needs a get_config() returning its constructor "
@@ -438,7 +609,11 @@ def _model_from_config(cls, config, custom_objects=None):
             refs.append(tensors[tuple(r)])
         tpl = decode_value(config[tpl_key]) if tpl_key in config else (
             _Slot(0) if len(refs) == 1 else [_Slot(i) for i in range(len(refs))])
-        return rebuild(tpl, refs)
+        try:
+            return rebuild(tpl, refs)
+        except IndexError:
+            raise ValueError(f"model config '{config.get('name')}': {tpl_key} refers to more tensors than "
+                             f"the {len(refs)} of {refs_key}") from None
 
     inputs, outputs = struct("input_layers", "input_structure"), struct("output_layers", "output_structure")
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
@@ -451,8 +626,14 @@ def _call_node(layer, name, node, index, tensors):
     template = decode_value(node.get("template", default))
     try:
         inputs, args, kwargs = rebuild(template, ins)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"rebuilding the model: the call template of layer '{name}' does not fit its "
+                         f"{len(ins)} input tensors: {node.get('template')!r:.120}") from None
+    try:
         layer(inputs, *args, **kwargs)
-    except (TypeError, ValueError) as err:
+    except ModelFileError:  # a weight larger than the file holds (saving.charge_weight)
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
         raise ValueError(f"rebuilding the model: calling layer '{name}' failed: {err}") from None
     new = layer._inbound_nodes[-1]
     for i, t in enumerate(new.output_tensors):

@@ -205,6 +205,8 @@ class Layer:
         dtype = np.dtype(dtype or self.dtype).name
         init = init_mod.get(initializer if initializer is not None else "glorot_uniform",
                             where=f"layer '{self.name}', weight {name!r}")
+        from ..saving import charge_weight
+        charge_weight(self.name, name, shape)  # load_model: no weight larger than the file holds
         try:
             value = np.asarray(init(shape, dtype), dtype=dtype)
         except ValueError as err:
