@@ -30,11 +30,12 @@ file intact; the next save of that target removes temporaries no live writer hol
 file keeps its permission bits; a new one gets the usual ``0o666 & ~umask``.
 
 Loading reads data only, from the one file named: JSON and arrays, never pickles, never code, and
-never ONNX external data (irgraph does not write it; a tensor that points at another file is
-refused). Everything is checked before it is used: the checksum, the JSON types of every
-metadata field, and the size of every weight the config would create against what the file
-stores, before any weight is allocated. Any problem is a `ModelFileError` naming the file and
-the field.
+never ONNX external data. irgraph does not write external data, so a tensor that points at another
+file is refused rather than resolved (even inside the file's folder): a loaded model then never
+holds bytes of another file, and no later save can embed one. Everything is checked before it is
+used: the checksum, the JSON types of every metadata field (serialization.check_layer_spec), and
+the size of every weight the config would create against what the file stores, before any weight
+is allocated (`charge_weight`). Any problem is a `ModelFileError` naming the file and the field.
 """
 from __future__ import annotations
 
@@ -336,6 +337,9 @@ def read_model_file(filepath):
     except Exception as err:  # protobuf's DecodeError and friends
         raise ModelFileError(f"{bad}: it is not a readable ONNX file (truncated or corrupt?): "
                              f"{type(err).__name__}: {err}") from None
+    texts = [s for p in proto.metadata_props for s in (p.key, p.value)]
+    if not all(isinstance(s, str) for s in texts + [t.name for t in proto.graph.initializer]):
+        raise ModelFileError(f"{bad}: the file is damaged: a name or metadata entry is not UTF-8 text")
     meta = {p.key: p.value for p in proto.metadata_props}
     if META_CONFIG not in meta:
         why = ("it is not an ONNX model at all (or it is truncated)" if not proto.HasField("graph")
@@ -346,7 +350,7 @@ def read_model_file(filepath):
     if META_END not in keys or meta[META_END] != str(keys.index(META_END)):
         raise ModelFileError(f"{bad}: its irgraph metadata is incomplete (the file is truncated)")
     try:
-        version = _count(meta.get(META_VERSION, ""), META_VERSION)
+        version = _count(meta.get(META_VERSION, ""), META_VERSION, limit=2 ** 31 - 1)
     except ValueError as err:
         raise ModelFileError(f"{bad}: {err}") from None
     if not 1 <= version <= FORMAT_VERSION:
@@ -400,36 +404,42 @@ def _stored_values(proto, names, source) -> int:
         except Exception:
             raise ModelFileError(f"{source}: the weight '{name}' has the unsupported data type "
                                  f"{t.data_type}") from None
-        held = (len(t.raw_data) // dtype.itemsize if t.HasField("raw_data")
-                else len(getattr(t, field)))
-        if min(t.dims, default=0) < 0 or held != n:
-            raise ModelFileError(f"{source}: the weight '{name}' has dims {tuple(t.dims)} ({n} values) "
-                                 f"but holds {held} values (the file is damaged)")
+        if t.HasField("raw_data"):
+            fits, held = len(t.raw_data) == n * dtype.itemsize, f"{len(t.raw_data)} bytes"
+        else:
+            fits, held = len(getattr(t, field)) == n, f"{len(getattr(t, field))} values"
+        if min(t.dims, default=0) < 0 or not fits:
+            raise ModelFileError(f"{source}: the weight '{name}' has dims {tuple(t.dims)} ({n} values of "
+                                 f"{dtype}) but holds {held} (the file is damaged)")
         total += n
     return total
 
 
 _allocation = threading.local()  # the weight budget of the model load_model rebuilds on this thread
+_SLACK = 1 << 16  # headroom: a custom layer may create a small weight that it does not keep
 
 
 def charge_weight(layer_name: str, weight_name, shape) -> None:
     """Called by ``Layer.add_weight`` before it allocates a weight. While `load_model` rebuilds a
     model, its weights may not hold more values in all than the file stores (plus a little), so
     a config edited to ``Dense(20_000_000)`` is refused before the memory is taken."""
+    n = math.prod(max(int(d), 0) for d in shape)
+    charge_allocation(layer_name, f"the weight '{weight_name}' of shape {tuple(shape)}", n)
+
+
+def charge_allocation(layer_name: str, what: str, n: int, kept: bool = True) -> None:
+    """Count ``n`` values that rebuilding ``layer_name`` is about to allocate (see `charge_weight`);
+    values not ``kept`` (a temporary array) need only fit the budget, they do not use it up."""
     budget = getattr(_allocation, "budget", None)
     if budget is None:
         return
-    n = math.prod(max(int(d), 0) for d in shape)
-    if n > budget[0]:
+    if n > (budget[0] if kept else budget[2] + _SLACK):
         raise ModelFileError(
-            f"{budget[1]}: metadata {META_CONFIG}: layer '{layer_name}' would create the weight "
-            f"'{weight_name}' of shape {tuple(shape)} ({n:,} values), more than the file stores for "
-            f"all the weights ({budget[2]:,} values): the config does not match the weights (the file "
-            "was edited, or is not irgraph's)")
-    budget[0] -= n
-
-
-_SLACK = 1 << 16  # values a layer may allocate beyond the stored ones (never in irgraph's own layers)
+            f"{budget[1]}: metadata {META_CONFIG}: layer '{layer_name}' would create {what} "
+            f"({n:,} values), more than the file stores for all the weights ({budget[2]:,} values): "
+            "the config does not match the weights (the file was edited, or is not irgraph's)")
+    if kept:
+        budget[0] -= n
 
 
 def assign_weights(model, names: list, get, source: str) -> dict:

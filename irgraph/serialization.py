@@ -15,13 +15,14 @@ in ``custom_objects``, and so does a custom layer class.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import threading
 
 import numpy as np
 
 from .layers.base import Layer, _Slot, flatten, rebuild
-from .saving import ModelFileError
+from .saving import ModelFileError, charge_allocation
 from .tensor import KerasTensor
 
 # ================================================================================== values
@@ -495,7 +496,9 @@ def _deserialize_layer(spec: dict, custom_objects=None):
             fn = None if fn_name.startswith("_") else getattr(backend, fn_name, None)
             if not callable(fn) or not hasattr(fn, "__wrapped__"):  # only @symbolic backend ops
                 raise ValueError(f"op layer '{name}' uses unknown backend function {cfg['function']!r}")
-            return cls(fn, decode_value(cfg["template"]), name=name)
+            template = decode_value(cfg["template"])
+            _charge_sizes(fn, fn_name, template, name)
+            return cls(fn, template, name=name)
         if issubclass(cls, TimeDistributed):
             cfg["layer"] = deserialize_layer(cfg["layer"], custom_objects)
             inner = cfg.pop("layer")
@@ -515,6 +518,24 @@ def _deserialize_layer(spec: dict, custom_objects=None):
                          f"{type(err).__name__}: {err}" + (
                              "; a custom layer needs a get_config() returning its constructor "
                              "arguments" if not _is_irgraph(cls) else "")) from None
+
+
+_SIZE_ARGS = {"one_hot": "num_classes"}  # backend ops that build an array of that many values
+
+
+def _charge_sizes(fn, fn_name, template, layer_name) -> None:
+    """An op layer's size argument counts like a weight while load_model rebuilds a model
+    (`saving.charge_allocation`): ``one_hot(x, 10**10)`` is refused before its class vector exists."""
+    arg = _SIZE_ARGS.get(fn_name)
+    if arg is None:
+        return
+    try:
+        args, kwargs = template
+        n = inspect.signature(fn).bind(*args, **kwargs).arguments.get(arg)
+    except (TypeError, ValueError):
+        return  # calling the op reports it
+    if isinstance(n, int) and not isinstance(n, bool):
+        charge_allocation(layer_name, f"the '{arg}' vector of {fn_name}", n, kept=False)
 
 
 _FUNCTION_KEYS = ("activation", "_initializer", "_regularizer", "_constraint")
