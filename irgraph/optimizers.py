@@ -91,6 +91,8 @@ class Optimizer:
         self.clipvalue = None if clipvalue is None else _num(clipvalue, "clipvalue", cls)
         self.global_clipnorm = (None if global_clipnorm is None
                                 else _num(global_clipnorm, "global_clipnorm", cls))
+        self.iterations = 0  # updates applied so far (Keras ``optimizer.iterations``)
+        self._slot_variables: dict = {}  # weight path -> (weight, [slot Variables])
 
     # ------------------------------------------------------------------ learning rate
     @property
@@ -128,6 +130,24 @@ class Optimizer:
     def initial_slots(self, shape, dtype="float32") -> list[np.ndarray]:
         """Initial values of the slots of one weight of ``shape`` and ``dtype``."""
         return [np.zeros(tuple(shape), dtype=dtype) for _ in self.slot_names()]
+
+    def slot_variables(self, var) -> list:
+        """The slots of weight ``var`` as Variables named ``<weight path>:<slot>``, created with
+        `initial_slots` on first use; they belong to this optimizer, so compiling again with the same
+        optimizer instance keeps its state and a new optimizer starts fresh (Keras's rule)."""
+        from .variables import Variable
+        entry = self._slot_variables.get(var.path)
+        if entry is None or entry[0] is not var:
+            init = self.initial_slots(var.shape, var.dtype)
+            entry = (var, [Variable(v, f"{var.path}:{s}", trainable=False)
+                           for s, v in zip(self.slot_names(), init)])
+            self._slot_variables[var.path] = entry
+        return entry[1]
+
+    @property
+    def variables(self) -> list:
+        """Every slot Variable created so far (the optimizer's state besides ``iterations``)."""
+        return [s for _, slots in self._slot_variables.values() for s in slots]
 
     # ------------------------------------------------------------------ traced math
     def clip_gradients(self, grads: list) -> list:

@@ -188,12 +188,6 @@ def _check_overwrite(path: str, overwrite: bool) -> None:
         raise FileExistsError(f"'{path}' exists and overwrite=False")
 
 
-def _sync(model) -> None:
-    trainer = getattr(model, "_trainer", None)
-    if trainer is not None:
-        trainer.sync()
-
-
 def _weights_by_path(model) -> dict:
     out: dict = {}
     for v in model.weights:
@@ -234,12 +228,18 @@ def seal(proto, props: dict | None = None) -> None:
 
 
 def model_proto(model, include_optimizer: bool = True):
-    """The ONNX ModelProto that `save_model` writes."""
+    """The ONNX ModelProto that `save_model` writes: the newest value of every weight and optimizer
+    slot, wherever it lives, read under the weight store's lock as one consistent set."""
+    from .variables import LOCK
+    with LOCK:
+        return _model_proto(model, include_optimizer)
+
+
+def _model_proto(model, include_optimizer: bool):
     import onnx
     from onnx import numpy_helper
 
     from .serialization import compile_config, dumps, layer_spec
-    _sync(model)
     weights = _weights_by_path(model)
     meta = {META_VERSION: str(FORMAT_VERSION), META_CONFIG: dumps(layer_spec(model)),
             META_WEIGHTS: dumps(list(weights))}
@@ -258,8 +258,9 @@ def model_proto(model, include_optimizer: bool = True):
             raise ValueError(f"the ONNX graph of model '{model.name}' has a tensor named '{path}' that is "
                              "not that weight; rename the layer to save the model")
     if compiled is not None and trainer is not None:
-        for key in sorted(trainer.slots):
-            arr = np.ascontiguousarray(np.asarray(trainer.slots[key]))
+        slots = trainer.slots
+        for key in sorted(slots):
+            arr = np.ascontiguousarray(np.asarray(slots[key]))
             graph.initializer.append(numpy_helper.from_array(arr, SLOT_PREFIX + key))
     props = {p.key: p.value for p in proto.metadata_props}
     props.update(meta)
@@ -278,9 +279,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """An ``.npz`` archive (written at ``filepath`` whatever its suffix), one array per weight path."""
     path = os.fspath(filepath)
     _check_overwrite(path, overwrite)
-    _sync(model)
+    from .variables import LOCK
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+    with LOCK, zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # one consistent set of weights
         for name, v in _weights_by_path(model).items():
             with zf.open(name + ".npy", "w") as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(v.numpy()), allow_pickle=False)

@@ -1,15 +1,21 @@
-"""The training session: weights and optimizer state live as OrtValues; one onnxruntime run per step.
+"""The training session: the owner of the training state on the device; one onnxruntime run per step.
 
-Two IOBindings are built once: A reads buffer set 0 and writes set 1, B reads set 1 and writes set 0;
-they alternate every step, so no OrtValue is ever both an input and an output of a run (results
-would silently depend on node scheduling). Per step only the batch, ``lr`` and ``step`` are bound:
-no Python work per weight.
+The state (weights, optimizer slots, layer statistics) lives in OrtValues. Two IOBindings are built
+once: A reads buffer set 0 and writes set 1, B reads set 1 and writes set 0; they alternate every
+step, so no OrtValue is ever both an input and an output of a run (results would silently depend on
+node scheduling). Per step only the batch, ``lr`` and ``step`` are bound: no Python work per weight.
+
+The session is the `Owner` of the variables it reads (see irgraph/variables.py): reads of them
+download the current buffer, writes go into it. Before a step it claims its variables again only
+when `EPOCH` moved since its last step (a write from Python, or another session's step on shared
+weights), so an unchanged state costs one integer comparison per step.
 """
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 
+from .. import variables as store
 from ..runtime import make_session
 
 
@@ -17,9 +23,11 @@ def _device(providers) -> str:
     return "cuda" if providers and providers[0] == "CUDAExecutionProvider" else "cpu"
 
 
-class TrainSession:
-    def __init__(self, graphs, providers):
+class TrainSession(store.Owner):
+    def __init__(self, graphs, providers, state: dict, optimizer):
+        """``state``: graph input name -> Variable for every state tensor the step reads."""
         self.graphs = graphs
+        self.optimizer = optimizer  # its `iterations` counts the steps taken
         self.device = _device(providers)
         self.train = make_session(graphs.train.SerializeToString(), providers)
         self.eval = make_session(graphs.eval.SerializeToString(), providers)
@@ -29,39 +37,31 @@ class TrainSession:
         self.run_options.add_run_config_entry("gpu_graph_id", "-1")
         if self.device == "cuda":
             self.run_options.add_run_config_entry("disable_synchronize_execution_providers", "1")
-        train_in = {i.name for i in self.train.get_inputs()}
         train_out = {o.name for o in self.train.get_outputs()}
-        # every state tensor the step reads: weights (trained, frozen, layer state) and slots
-        self.state_names = [n for n in (i.name for i in self.train.get_inputs())
-                            if n in _weight_names(graphs) or ":" in n]
+        self.state_names = [i.name for i in self.train.get_inputs() if i.name in state]
+        self.state = {name: state[name] for name in self.state_names}
+        self.names = {id(v): n for n, v in self.state.items()}
         self.updated = [n for n in self.state_names if f"{n}:new" in train_out]
         self.scalar_outputs = [o.name for o in self.train.get_outputs() if not o.name.endswith(":new")]
         self.eval_outputs = [o.name for o in self.eval.get_outputs()]
-        self.eval_state = [i.name for i in self.eval.get_inputs() if i.name in set(self.state_names)]
+        self.eval_state = [i.name for i in self.eval.get_inputs() if i.name in self.state]
         self.data_inputs = [i.name for i in self.train.get_inputs()
-                            if i.name not in set(self.state_names) and i.name not in ("lr", "step")]
-        missing = set(self.data_inputs) - train_in
-        assert not missing
+                            if i.name not in self.state and i.name not in ("lr", "step")]
         self.buffers: list[dict] = [{}, {}]
         self.current = 0
-        self._bindings = None
+        self.version = 0
+        self._seen = -1  # EPOCH after this session's last step or claim
+        self._allocate()
+        self._bindings = [self._make_binding(0), self._make_binding(1)]
 
-    # ----------------------------------------------------------------------------- state
-    def upload(self, arrays: dict) -> None:
-        """Put the state (weights and slots, by name) on the device; builds the bindings once."""
+    def _allocate(self) -> None:
         for name in self.state_names:
-            arr = np.ascontiguousarray(arrays[name])
+            var = self.state[name]
             for k in (0, 1) if name in self.updated else (0,):
-                buf = self.buffers[k].get(name)
-                if buf is None or tuple(buf.shape()) != arr.shape:
-                    buf = ort.OrtValue.ortvalue_from_shape_and_type(arr.shape, arr.dtype, self.device, 0)
-                    self.buffers[k][name] = buf
-                buf.update_inplace(arr)
+                self.buffers[k][name] = ort.OrtValue.ortvalue_from_shape_and_type(
+                    var.shape, np.dtype(var.dtype), self.device, 0)
             if name not in self.updated:
                 self.buffers[1][name] = self.buffers[0][name]
-        self.current = 0
-        if self._bindings is None:
-            self._bindings = [self._make_binding(0), self._make_binding(1)]
 
     def _make_binding(self, k: int):
         b = self.train.io_binding()
@@ -74,42 +74,82 @@ class TrainSession:
             b.bind_output(name, "cpu")
         return b
 
-    def download(self) -> dict:
-        """The current state as numpy arrays (copies)."""
-        return {name: self.buffers[self.current][name].numpy().copy() for name in self.state_names}
+    # ----------------------------------------------------------------------------- ownership
+    def claim(self) -> None:
+        """Hold every state variable, taking the current value of any held elsewhere (the host, or
+        another session sharing weights). O(number of variables); runs only when EPOCH moved."""
+        with store.LOCK:
+            if self._seen == store.EPOCH[0] or self.buffers is None:
+                return
+            taken = [(n, v) for n, v in self.state.items() if v._owner is not self]
+            if taken:
+                self.version = store.bump()
+                for name, var in taken:
+                    value = np.ascontiguousarray(var.numpy(), dtype=var.dtype)
+                    self.buffers[self.current][name].update_inplace(value)
+                    var._owner, var._value, var._cached_at = self, value, self.version
+            self._seen = store.EPOCH[0]
+
+    def read(self, var) -> np.ndarray:
+        with store.LOCK:
+            if var._owner is not self:  # released meanwhile
+                return var.numpy()
+            if var._cached_at != self.version:
+                var._value = self.buffers[self.current][self.names[id(var)]].numpy().copy()
+                var._cached_at = self.version
+            return var._value
+
+    def write(self, var, value: np.ndarray) -> None:
+        with store.LOCK:
+            self.buffers[self.current][self.names[id(var)]].update_inplace(np.ascontiguousarray(value))
+            self.version = store.bump()
+            var._value, var._cached_at = value, self.version
+
+    def close(self) -> None:
+        """Give every variable back to the host and free the device buffers and sessions."""
+        with store.LOCK:
+            if self.buffers is None:
+                return
+            self.release(self.state.values())
+            self._bindings = self.buffers = None
+            self.train = self.eval = None
 
     # ----------------------------------------------------------------------------- steps
-    def train_step(self, feeds: dict, lr: float, step: int) -> dict:
-        b = self._bindings[self.current]
-        for name in self.data_inputs:
-            b.bind_cpu_input(name, feeds[name])
-        b.bind_cpu_input("lr", np.asarray(lr, dtype=np.float32))
-        b.bind_cpu_input("step", np.asarray(step, dtype=np.float32))
-        self.train.run_with_iobinding(b, self.run_options)
-        outs = b.get_outputs()
-        # the scalar outputs follow the state outputs in binding order
-        values = outs[len(self.updated):]
-        self.current = 1 - self.current
+    def train_step(self, feeds: dict, lr: float) -> dict:
+        with store.LOCK:
+            if self._seen != store.EPOCH[0]:
+                self.claim()
+            k = self.current
+            b = self._bindings[k]
+            for name in self.data_inputs:
+                b.bind_cpu_input(name, feeds[name])
+            step = self.optimizer.iterations
+            b.bind_cpu_input("lr", np.asarray(lr, dtype=np.float32))
+            b.bind_cpu_input("step", np.asarray(step, dtype=np.float32))
+            self.train.run_with_iobinding(b, self.run_options)
+            # the step is committed by these two stores, with no call between them that could
+            # deliver a KeyboardInterrupt: an interrupt before them leaves the step not taken
+            self.current = 1 - k
+            self.optimizer.iterations = step + 1
+            self.version = store.bump()
+            self._seen = self.version
+            # the scalar outputs follow the state outputs in binding order
+            values = b.get_outputs()[len(self.updated):]
         return {name: v.numpy().copy() for name, v in zip(self.scalar_outputs, values)}
 
     def eval_step(self, feeds: dict) -> dict:
-        state = self.buffers[self.current]
-        b = self.eval.io_binding()
-        for name in self.eval_state:
-            b.bind_ortvalue_input(name, state[name])
-        for name in self.eval.get_inputs():
-            if name.name not in state:
-                b.bind_cpu_input(name.name, feeds[name.name])
-        for name in self.eval_outputs:
-            b.bind_output(name, "cpu")
-        self.eval.run_with_iobinding(b, self.run_options)
-        return {name: v.numpy().copy() for name, v in zip(self.eval_outputs, b.get_outputs())}
-
-
-def _weight_names(graphs) -> set:
-    return {init_name for init_name in _graph_weight_inputs(graphs.train)}
-
-
-def _graph_weight_inputs(proto):
-    """Weight inputs of a train-step model: the inputs named like ``layer/weight``."""
-    return [i.name for i in proto.graph.input if "/" in i.name and ":" not in i.name]
+        with store.LOCK:
+            if self._seen != store.EPOCH[0]:
+                self.claim()
+            state = self.buffers[self.current]
+            b = self.eval.io_binding()
+            for name in self.eval_state:
+                b.bind_ortvalue_input(name, state[name])
+            for i in self.eval.get_inputs():
+                if i.name not in state:
+                    b.bind_cpu_input(i.name, feeds[i.name])
+            for name in self.eval_outputs:
+                b.bind_output(name, "cpu")
+            self.eval.run_with_iobinding(b, self.run_options)
+            outs = b.get_outputs()
+        return {name: v.numpy().copy() for name, v in zip(self.eval_outputs, outs)}
