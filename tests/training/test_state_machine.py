@@ -81,7 +81,7 @@ class TrainingState(RuleBasedStateMachine):
                 np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
 
 
-TrainingState.TestCase.settings = settings(max_examples=12, stateful_step_count=10, deadline=None,
+TrainingState.TestCase.settings = settings(max_examples=30, stateful_step_count=12, deadline=None,
                                            suppress_health_check=list(HealthCheck), derandomize=True)
 test_training_state_machine = TrainingState.TestCase
 
