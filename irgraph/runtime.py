@@ -56,13 +56,29 @@ def make_session(model_bytes: bytes, providers: list[str]) -> ort.InferenceSessi
 
 
 class InputSpecCheck:
-    """Validates and converts one named input."""
+    """Validates and converts one named input.
 
-    __slots__ = ("name", "shape", "dtype", "kind", "index")
+    ``bounds``: for an input whose values are Embedding ids, the `IdBound` they must respect (None
+    for other inputs; False until `bind_ids` has looked at the model, which the runner and the
+    trainer do on first use)."""
+
+    __slots__ = ("name", "shape", "dtype", "kind", "index", "bounds")
 
     def __init__(self, index: int, name: str, shape: tuple, dtype: str):
         self.index, self.name, self.shape, self.dtype = index, name, tuple(shape), np.dtype(dtype)
         self.kind = self.dtype.kind
+        self.bounds = False
+
+    @staticmethod
+    def bind_ids(checks: list, model) -> None:
+        """Give the checks of inputs that feed Embedding ids their valid range (found once per model
+        graph on the lowered graph, see `irgraph.training.validate.id_bounds`)."""
+        global _check_ids
+        from .training.validate import check_ids, id_bounds
+        _check_ids = check_ids
+        bounds = id_bounds(model)
+        for c in checks:
+            c.bounds = bounds.get(c.name)
 
     def convert(self, x) -> np.ndarray:
         if type(x) is not np.ndarray:
@@ -82,6 +98,8 @@ class InputSpecCheck:
             if want is not None and want != got:
                 raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)}, "
                                  f"got an array of shape {shape}")
+        if self.bounds:
+            _check_ids(x, self.bounds, self.name)
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
     def _cast(self, x: np.ndarray) -> np.ndarray:
@@ -89,11 +107,11 @@ class InputSpecCheck:
         if k not in "fiub":
             raise TypeError(f"input '{self.name}' expects {self.dtype.name} values, got an array of dtype "
                             f"{x.dtype} that cannot be converted")
-        if self.kind in "iu" and k == "f":
-            if not np.all(np.isfinite(x)) or not np.all(np.mod(x, 1) == 0):
-                raise TypeError(f"input '{self.name}' expects integer ({self.dtype.name}) values, got "
-                                f"{x.dtype} values that are not whole numbers")
-        return x.astype(self.dtype)
+        from .training.validate import cast_checked
+        return cast_checked(x, self.dtype, f"input '{self.name}'")
+
+
+_check_ids = None  # irgraph.training.validate.check_ids, imported by the first bind_ids
 
 
 def _fmt(shape) -> str:
@@ -140,6 +158,8 @@ class InferenceRunner:
     # ----------------------------------------------------------------------------- inputs
     def feeds(self, x) -> dict:
         checks = self.checks
+        if checks and checks[0].bounds is False:
+            InputSpecCheck.bind_ids(checks, self.model)
         if isinstance(x, dict):
             unknown = [k for k in x if k not in self.names]
             if unknown:
@@ -162,6 +182,14 @@ class InferenceRunner:
                              f"({', '.join(self.names)}); pass a list or a dict keyed by input name")
         return {checks[0].name: checks[0].convert(x)}
 
+    def _check_ids(self, x) -> None:
+        """The range check of the one input of the fast path, when it feeds Embedding ids."""
+        c = self.checks[0]
+        if c.bounds is False:
+            InputSpecCheck.bind_ids(self.checks, self.model)
+        if c.bounds:
+            _check_ids(x, c.bounds, c.name)
+
     def _wrap(self, outs):
         if isinstance(self.model._output_struct, dict):
             return dict(zip(self.output_names, outs))
@@ -173,6 +201,8 @@ class InferenceRunner:
         fast = self._fast
         if fast is not None and type(x) is np.ndarray and x.dtype == fast[1] and x.ndim == fast[2] \
                 and x.flags.c_contiguous and all(x.shape[i] == d for i, d in fast[3]):
+            if self.checks[0].bounds is not None:  # Embedding ids (or not yet looked at)
+                self._check_ids(x)
             outs = sess.run(None, {fast[0]: x})
         else:
             outs = sess.run(None, self.feeds(x))

@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from ..ops.base import FLOAT_DTYPES, norm_axis
+from ..ops.base import FLOAT_DTYPES
 from ..ops.trace import Value, apply, constant, to_value
 from . import config
 
@@ -42,6 +42,24 @@ def symbolic(fn):
 
 def _v(x, like=None) -> Value:
     return to_value(x, like)
+
+
+def _axis(axis, rank: int, fn: str, of: str = "the input") -> int:
+    """``axis`` normalized for ``rank``; out of range is a ValueError naming the function (so the
+    layer tracing it prefixes its name), never taken modulo the rank."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{fn}: axis must be an integer, got {axis!r}")
+    if not -rank <= axis < rank:
+        raise ValueError(f"{fn}: axis {axis} is out of range for {of} of rank {rank} (valid: {-rank} to "
+                         f"{rank - 1})")
+    return int(axis) % rank
+
+
+def _count(n, fn: str, what: str) -> int:
+    """A whole number >= 1 (repetitions, classes), refused rather than truncated."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float, np.floating)) or int(n) != n or n < 1:
+        raise ValueError(f"{fn}: {what} must be an integer >= 1, got {n!r}")
+    return int(n)
 
 
 def _pair(a, b):
@@ -392,11 +410,15 @@ def batch_dot(x, y, axes=None):
         axes = (x.ndim - 1, y.ndim - 2 if y.ndim > 2 else y.ndim - 1)
     if isinstance(axes, int):
         axes = (axes, axes)
-    ax, ay = norm_axis(axes[0], x.ndim), norm_axis(axes[1], y.ndim)
+    ax, ay = _axis(axes[0], x.ndim, "batch_dot"), _axis(axes[1], y.ndim, "batch_dot")
     if ax == 0 or ay == 0:
         raise ValueError("batch_dot cannot contract the batch axis 0")
     if x.ndim > 3 or y.ndim > 3:
         raise ValueError(f"batch_dot supports tensors of rank 2 or 3, got ranks {x.ndim} and {y.ndim}")
+    dx, dy = x.shape[ax], y.shape[ay]
+    if isinstance(dx, int) and isinstance(dy, int) and dx != dy:
+        raise ValueError(f"batch_dot: the contracted axes differ in size: axis {ax} of {tuple(x.shape)} has "
+                         f"{dx}, axis {ay} of {tuple(y.shape)} has {dy}; pass axes that name dims of one size")
     if x.ndim == 2 and y.ndim == 2:
         return sum(x * y, axis=1, keepdims=True)
     # x -> (B, p, n): contracted axis last
@@ -447,13 +469,13 @@ def flatten(x):
 @symbolic
 def expand_dims(x, axis=-1):
     x = _v(x)
-    return apply("Unsqueeze", [x], axes=(norm_axis(axis, x.ndim + 1),))
+    return apply("Unsqueeze", [x], axes=(_axis(axis, x.ndim + 1, "expand_dims", "the result"),))
 
 
 @symbolic
 def squeeze(x, axis):
     x = _v(x)
-    return apply("Squeeze", [x], axes=(norm_axis(axis, x.ndim),))
+    return apply("Squeeze", [x], axes=(_axis(axis, x.ndim, "squeeze"),))
 
 
 @symbolic
@@ -485,15 +507,15 @@ def repeat(x, n):
     x = _v(x)
     if x.ndim != 2:
         raise ValueError(f"repeat expects a 2D tensor (batch, dim), got shape {x.shape}")
-    return apply("Expand", [expand_dims(x, 1)], shape=(1, int(n), 1))
+    return apply("Expand", [expand_dims(x, 1)], shape=(1, _count(n, "repeat", "n"), 1))
 
 
 @symbolic
 def repeat_elements(x, rep, axis):
     """Repeat each element ``rep`` times along ``axis`` (np.repeat)."""
     x = _v(x)
-    axis = norm_axis(axis, x.ndim)
-    rep = int(rep)
+    axis = _axis(axis, x.ndim, "repeat_elements")
+    rep = _count(rep, "repeat_elements", "rep")
     y = apply("Unsqueeze", [x], axes=(axis + 1,))
     y = apply("Expand", [y], shape=tuple(rep if i == axis + 1 else 1 for i in range(x.ndim + 1)))
     dims = x.sym_shape
@@ -575,7 +597,7 @@ def getitem(x, idx):
 @symbolic
 def one_hot(indices, num_classes):
     indices = _v(indices)
-    classes = constant(np.arange(num_classes, dtype=indices.dtype))
+    classes = constant(np.arange(_count(num_classes, "one_hot", "num_classes"), dtype=indices.dtype))
     return cast(equal(expand_dims(indices, -1), classes), config.floatx())
 
 

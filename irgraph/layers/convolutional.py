@@ -8,10 +8,13 @@ as in Keras 1 and 2.
 """
 from __future__ import annotations
 
+import numbers
+
 from .. import activations, initializers
 from .. import backend as K
 from ..backend import config
 from ..backend.conv import resize
+from ._args import positive_int
 from .base import InputSpec, Layer
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "SeparableConv2D", "DepthwiseConv2D",
@@ -23,17 +26,12 @@ __all__ = ["Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "SeparableConv2D", "
 
 # ------------------------------------------------------------------------------------- arguments
 def _ints(value, n: int, what: str, where: str) -> tuple:
-    if isinstance(value, int):
-        return (value,) * n
-    try:
-        value = tuple(int(v) for v in value)
-    except TypeError:
-        value = ()
-    if len(value) != n:
+    """An int or ``n`` ints, each a whole number >= 1 (strides, kernel and pool sizes, dilations)."""
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        value = (value,) * n
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != n:
         raise ValueError(f"{where}: {what} must be an int or {n} ints, got {value!r}")
-    if any(v < 1 for v in value):
-        raise ValueError(f"{where}: {what} must be positive, got {value}")
-    return value
+    return tuple(positive_int(v, what, where) for v in value)
 
 
 def _padding(value, allowed: tuple, where: str) -> str:
@@ -110,18 +108,16 @@ class _Conv(Layer):
                bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         Layer.__init__(self, **kwargs)
         where = f"{type(self).__name__} layer '{self.name}'"
-        if filters is None or int(filters) <= 0:
-            raise ValueError(f"{where} needs a positive number of filters, got {filters!r}")
+        self.filters = positive_int(filters, "output channels", where, count="filters")
         if kernel_size is None:
             raise ValueError(f"{where} needs a kernel_size")
-        self.filters = int(filters)
         self.kernel_size = _ints(kernel_size, self.rank, "kernel_size", where)
         self.strides = _ints(strides, self.rank, "strides", where)
         self.dilation_rate = _ints(dilation_rate, self.rank, "dilation_rate", where)
         self.padding = _padding(padding, self._paddings, where)
         self.data_format = _data_format(data_format, self.rank)
-        self.groups = int(groups)
-        if self.groups < 1 or self.filters % self.groups:
+        self.groups = positive_int(groups, "groups", where)
+        if self.filters % self.groups:
             raise ValueError(f"{where}: filters ({self.filters}) must be a multiple of groups ({self.groups})")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{where}: strides {self.strides} > 1 cannot be combined with "
@@ -247,15 +243,13 @@ class DepthwiseConv2D(_Conv):
                  bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
         _, kwargs = _keras1_args(type(self), (), kwargs)
-        self.depth_multiplier = int(depth_multiplier)
         self._setup(1, kernel_size, strides=strides, padding=padding, data_format=data_format,
                     dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
                     kernel_initializer=depthwise_initializer, bias_initializer=bias_initializer,
                     kernel_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
                     kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
-        if self.depth_multiplier < 1:
-            raise ValueError(f"DepthwiseConv2D layer '{self.name}': depth_multiplier must be >= 1, "
-                             f"got {depth_multiplier!r}")
+        self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier",
+                                             f"{type(self).__name__} layer '{self.name}'")
 
     def _build_depthwise(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -310,10 +304,8 @@ class SeparableConv2D(DepthwiseConv2D):
                                  depthwise_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
                                  depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint,
                                  **kwargs)
-        if filters is None or int(filters) <= 0:
-            raise ValueError(f"SeparableConv2D layer '{self.name}' needs a positive number of filters, "
-                             f"got {filters!r}")
-        self.filters = int(filters)
+        self.filters = positive_int(filters, "output channels", f"SeparableConv2D layer '{self.name}'",
+                                    count="filters")
         self.pointwise_initializer = initializers.get(pointwise_initializer, where=f"layer '{self.name}'")
         self.pointwise_regularizer, self.pointwise_constraint = pointwise_regularizer, pointwise_constraint
 
@@ -362,7 +354,8 @@ def _pairs(value, n: int, what: str, where: str) -> tuple:
             pairs = (tuple(value),)
         elif len(value) == n and all(isinstance(v, int) for v in value):
             pairs = tuple((v, v) for v in value)
-        elif len(value) == n:
+        elif len(value) == n and all(isinstance(v, numbers.Integral) for pair in value for v in pair) \
+                and all(len(pair) == 2 for pair in value):
             pairs = tuple((int(a), int(b)) for a, b in value)
         else:
             pairs = None

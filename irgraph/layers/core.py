@@ -2,11 +2,17 @@
 Lambda, and the op layer that records backend functions applied to functional tensors."""
 from __future__ import annotations
 
+import numbers
 
 from .. import activations, initializers
 from .. import backend as K
 from ..backend import config
+from ._args import positive_int
 from .base import InputSpec, Layer, serialize_regularizer
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _pop_alias(kwargs, new_value, *names):
@@ -32,9 +38,7 @@ class Dense(Layer):
         if "bias" in kwargs:
             use_bias = kwargs.pop("bias")
         super().__init__(**kwargs)
-        if units is None or int(units) <= 0:
-            raise ValueError(f"Dense layer '{self.name}' needs a positive number of units, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "the output size", f"Dense layer '{self.name}'", count="units")
         self.activation = activations.get(activation, where=f"layer '{self.name}'")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, where=f"layer '{self.name}'")
@@ -89,8 +93,9 @@ class Dropout(Layer):
     def __init__(self, rate=None, noise_shape=None, seed=None, **kwargs):
         rate = _pop_alias(kwargs, rate, "p")
         super().__init__(**kwargs)
-        if rate is None or not 0 <= float(rate) < 1:
-            raise ValueError(f"Dropout layer '{self.name}' needs a rate in [0, 1), got {rate!r}")
+        if not _is_real(rate) or not 0 <= float(rate) < 1:
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' needs a rate in [0, 1) (the fraction "
+                             f"of the units dropped), got {rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
 
     def _noise_shape(self, inputs):
@@ -159,9 +164,14 @@ class Flatten(Layer):
 class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
+        where = f"Reshape layer '{self.name}'"
+        if isinstance(target_shape, (int, str)) or not hasattr(target_shape, "__iter__"):
+            raise TypeError(f"{where}: target_shape must be a tuple of ints (without the batch axis), got "
+                            f"{target_shape!r}")
+        self.target_shape = tuple(-1 if d == -1 else positive_int(d, "each dim of target_shape (or one -1)",
+                                                                  where) for d in target_shape)
         if sum(1 for d in self.target_shape if d == -1) > 1:
-            raise ValueError(f"Reshape layer '{self.name}': at most one -1 in target_shape, got {self.target_shape}")
+            raise ValueError(f"{where}: at most one -1 in target_shape, got {self.target_shape}")
 
     def call(self, inputs):
         shape = tuple(inputs.shape[1:])
@@ -190,7 +200,7 @@ def _prod(dims):
 class Permute(Layer):
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
-        self.dims = tuple(int(d) for d in dims)
+        self.dims = tuple(positive_int(d, "dims", f"Permute layer '{self.name}'", minimum=None) for d in dims)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
             raise ValueError(f"Permute layer '{self.name}': dims must be a permutation of "
                              f"1..{len(self.dims)} (axis 0 is the batch), got {self.dims}")
@@ -206,7 +216,7 @@ class Permute(Layer):
 class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
-        self.n = int(n)
+        self.n = positive_int(n, "n (the number of repetitions)", f"RepeatVector layer '{self.name}'")
         self.input_spec = InputSpec(ndim=2)
 
     def call(self, inputs):

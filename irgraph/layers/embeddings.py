@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import backend as K
 from .. import initializers
+from ._args import positive_int
 from .base import Layer
 
 
@@ -15,7 +16,10 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = tuple(input_length) if isinstance(input_length, (list, tuple)) else (input_length,)
         super().__init__(**kwargs)
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        where = f"Embedding layer '{self.name}'"
+        self.input_dim = positive_int(input_dim, "input_dim (the number of ids: valid ids are 0..input_dim-1)",
+                                      where)
+        self.output_dim = positive_int(output_dim, "output_dim (the size of each embedding vector)", where)
         self.embeddings_initializer = initializers.get(init or embeddings_initializer, where=f"layer '{self.name}'")
         self.embeddings_regularizer = embeddings_regularizer or reg
         self.embeddings_constraint = embeddings_constraint

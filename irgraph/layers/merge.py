@@ -3,6 +3,7 @@ functional forms, and Keras 1's ``merge(inputs, mode=...)``."""
 from __future__ import annotations
 
 import functools
+import numbers
 
 from .. import backend as K
 from .base import Layer, _fmt
@@ -40,6 +41,12 @@ class _Merge(Layer):
 
     def _merge(self, xs):
         raise NotImplementedError
+
+
+def _int_arg(value, what, where) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {what} must be an integer, got {value!r}")
+    return int(value)
 
 
 def _reduce(fn, xs):
@@ -81,7 +88,7 @@ class Minimum(_Merge):
 class Concatenate(_Merge):
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = _int_arg(axis, "axis", f"layer '{self.name}' (Concatenate)")
 
     def _check_shapes(self, inputs):
         shapes = [tuple(x.shape) for x in inputs]
@@ -118,7 +125,9 @@ class Dot(_Merge):
         super().__init__(**kwargs)
         if isinstance(axes, (list, tuple)):  # Keras 1 also wrote dot_axes=[(2,), (2,)]
             axes = [a[0] if isinstance(a, (list, tuple)) and len(a) == 1 else a for a in axes]
-        self.axes = tuple(int(a) for a in axes) if isinstance(axes, (list, tuple)) else (int(axes), int(axes))
+        where = f"layer '{self.name}' (Dot)"
+        self.axes = tuple(_int_arg(a, "axes", where) for a in axes) if isinstance(axes, (list, tuple)) \
+            else (_int_arg(axes, "axes", where),) * 2
         if len(self.axes) != 2:
             raise ValueError(f"layer '{self.name}' (Dot): axes must be an int or a pair of ints, got {axes!r}")
         self.normalize = bool(normalize)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import backend as K
 from .. import initializers
 from ..ops.trace import to_value
+from ._args import axis_in_range
 from .base import InputSpec, Layer
 
 
@@ -39,8 +40,7 @@ class BatchNormalization(Layer):
 
     def build(self, input_shape):
         rank = len(input_shape)
-        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
-        self._axes = tuple(sorted(a % rank for a in axes))
+        self._axes = _norm_axes(self, input_shape)
         dims = tuple(input_shape[a] for a in self._axes)
         if any(d is None for d in dims):
             raise ValueError(f"layer '{self.name}' (BatchNormalization): axis {self.axis} of input shape "
@@ -113,9 +113,7 @@ class LayerNormalization(Layer):
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
     def build(self, input_shape):
-        rank = len(input_shape)
-        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
-        self._axes = tuple(sorted(a % rank for a in axes))
+        self._axes = _norm_axes(self, input_shape)
         dims = tuple(input_shape[a] for a in self._axes)
         if any(d is None for d in dims):
             raise ValueError(f"layer '{self.name}' (LayerNormalization): normalized axes of input shape "
@@ -147,6 +145,20 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
                 **_initializer_config(self, "beta", "gamma")}
+
+
+def _norm_axes(layer, input_shape) -> tuple:
+    """The layer's axis (or axes) for this input, in range and without repeats."""
+    rank = len(input_shape)
+    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    where = f"{type(layer).__name__} layer '{layer.name}'"
+    if not axes:
+        raise ValueError(f"{where}: axis must name at least one axis, got {layer.axis!r}")
+    out = tuple(sorted(axis_in_range(a, rank, "axis", where, input_shape) for a in axes))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: axis {layer.axis!r} names the same axis twice for input shape "
+                         f"{tuple(input_shape)}")
+    return out
 
 
 def _initializer_config(layer, *names):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import activations, initializers
 from .. import backend as K
+from ._args import positive_int
 from .base import Layer
 from .core import _pop_alias
 
@@ -67,8 +68,7 @@ class _RNN(Layer):
             kwargs.pop(ignored, None)
         super().__init__(**kwargs)
         what = f"layer '{self.name}' ({type(self).__name__})"
-        if units is None or int(units) <= 0:
-            raise ValueError(f"{what} needs a positive number of units, got {units!r}")
+        units = positive_int(units, "the size of the state", what, count="units")
         if stateful:
             raise ValueError(f"{what}: stateful=True is not supported (an exported ONNX graph keeps no "
                              "state between runs); pass the state explicitly with "

@@ -7,6 +7,8 @@ from .base import Op, ShapeError, Spec, broadcast, dims_equal, fmt_shape, regist
 from .grad_utils import is_float, needs_grad, transpose_last2, unbroadcast
 from .trace import apply
 
+BATCH = "batch"  # the shared symbol of axis 0 of every model input
+
 
 @register
 class MatMul(Op):
@@ -23,6 +25,14 @@ class MatMul(Op):
         if not dims_equal(sa[-1], sb[-2]):
             raise ShapeError(f"inner dimensions differ: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)} "
                              f"({sa[-1]} != {sb[-2]})")
+        k = {sa[-1], sb[-2]}
+        if BATCH in k and any(isinstance(d, int) for d in k):
+            fixed = next(d for d in k if isinstance(d, int))
+            raise ShapeError(f"inner dimensions differ: {fmt_shape(a.shape)} @ {fmt_shape(b.shape)} contracts "
+                             f"the batch axis (its size is the number of samples, known only at run time) "
+                             f"with an axis of fixed size {fixed}; check which axes the product should "
+                             f"contract (K.dot contracts the last axis of x with the second-to-last of y; "
+                             f"K.batch_dot keeps the batch axis)")
         out = broadcast(sa[:-2], sb[:-2]) + (sa[-2], sb[-1])
         if a.rank == 1:
             out = out[:-2] + out[-1:]

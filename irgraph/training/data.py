@@ -47,13 +47,21 @@ def _is_flat_data(data) -> bool:
     return not (len(data) == 1 and hasattr(data[0], "shape")) and not all(hasattr(v, "shape") for v in data)
 
 
-def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict) -> np.ndarray:
-    if y.ndim > 1 and y.shape[-1] > 1:
+def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict, output: str = "") -> np.ndarray:
+    """One weight per sample from ``{class index: weight}`` (classes not listed weigh 1): the class
+    is the argmax of one-hot rows, else the (rounded) label itself, as in Keras."""
+    if y.ndim > 2:
+        raise ValueError(f"class_weight{f' for output {output!r}' if output else ''} needs one label per "
+                         f"sample (labels of shape (N,), (N, 1) or one-hot (N, classes)), got labels of shape "
+                         f"{y.shape}; use sample_weight instead")
+    if y.ndim == 2 and y.shape[-1] > 1:
         cls = np.argmax(y, axis=-1)
     else:
-        cls = np.rint(y.reshape(y.shape[0], -1)[:, 0]).astype(np.int64)
-    cls = cls.reshape(y.shape[0], -1)[:, 0]
-    return np.array([float(class_weight.get(int(c), 1.0)) for c in cls], dtype=np.float32)
+        cls = np.rint(y.reshape(len(y))).astype(np.int64)
+    w = np.ones(len(y), dtype=np.float32)
+    for c, weight in class_weight.items():
+        w[cls == int(c)] = float(weight)
+    return w
 
 
 class Dataset:

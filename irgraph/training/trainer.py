@@ -38,6 +38,7 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- data
     def label_specs(self, ys: list) -> dict:
+        from . import validate
         specs = {}
         for name, y, loss, out in zip(self.config.output_names, ys, self.config.losses, self.model.outputs):
             if y is None:
@@ -46,17 +47,43 @@ class Trainer:
                                      f"every output with a loss (outputs: {self.config.output_names})")
                 specs[name] = Spec(("batch",) + tuple(d for d in out.shape[1:]), "float32")
                 continue
+            validate.check_label_dtype(name, y)
+            if y.ndim == 0:
+                raise ValueError(f"labels for output '{name}' must have a batch axis (one label per sample), "
+                                 f"got a scalar")
+            if loss is not None:
+                validate.check_label_shape(name, y.shape, tuple(out.shape), loss)
             dtype = "int64" if (y.dtype.kind in "iu" and _is_sparse(loss)) else "float32"
             specs[name] = Spec(("batch",) + tuple(y.shape[1:]), dtype)
         return specs
 
     def dataset(self, x, y, sample_weight=None, class_weight=None) -> Dataset:
+        from . import validate
         names = self.config.output_names
+        if x is None:
+            raise ValueError(f"no input data given: pass x (the model's inputs {self.model.input_names}) "
+                             f"as an array, a list or a dict keyed by input name")
+        checks = self.checks
+        if checks and checks[0].bounds is False:
+            InputSpecCheck.bind_ids(checks, self.model)  # Embedding ids are range-checked by convert
         xs = structure(x, self.model.input_names, "inputs")
-        arrays = {c.name: c.convert(a) for c, a in zip(self.checks, xs)}
+        arrays = {c.name: c.convert(a) for c, a in zip(checks, xs)}
+        first = next(iter(arrays))
+        n = len(arrays[first])
+        for k, a in arrays.items():
+            if len(a) != n:
+                raise ValueError(f"all inputs need the same number of samples; input '{k}' has {len(a)}, "
+                                 f"input '{first}' has {n}")
+        if n == 0:
+            raise ValueError(f"input '{first}' has 0 samples (shape {arrays[first].shape}); training and "
+                             f"evaluation need at least one sample")
         ys = structure(y, names, "targets") if y is not None else [None] * len(names)
+        for name, yv in zip(names, ys):
+            if yv is not None and yv.ndim and len(yv) != n:
+                raise ValueError(f"inputs and labels need the same number of samples: labels for output "
+                                 f"'{name}' have {len(yv)} (shape {yv.shape}), the inputs {n}; pass one label "
+                                 f"per input sample")
         self.ensure_graphs(ys)
-        n = len(next(iter(arrays.values())))
         if sample_weight is None:
             sws = [None] * len(names)
         elif isinstance(sample_weight, np.ndarray) and len(names) > 1:
@@ -64,19 +91,21 @@ class Trainer:
         else:
             sws = structure(sample_weight, names, "sample_weight")
         cws = _class_weights_per_output(class_weight, names)
-        for name, yv, sw, cw in zip(names, ys, sws, cws):
+        for name, yv, sw, cw, loss, out in zip(names, ys, sws, cws, self.config.losses, self.model.outputs):
             spec = self.graphs.label_specs[name]
             if yv is None:
                 yv = np.zeros((n,) + tuple(d if isinstance(d, int) else 1 for d in spec.shape[1:]), spec.dtype)
             if yv.ndim != len(spec.shape):
                 raise ValueError(f"target for output '{name}' has shape {yv.shape}; the step graph was built "
                                  f"for targets of rank {len(spec.shape)}")
-            arrays[f"{name}_true"] = np.ascontiguousarray(yv.astype(spec.dtype, copy=False))
-            w = np.ones(n, np.float32) if sw is None else np.asarray(sw, np.float32).reshape(-1)
-            if len(w) != n:
-                raise ValueError(f"sample_weight for output '{name}' has {len(w)} entries for {n} samples")
+            if loss is not None:
+                validate.check_label_values(name, yv, tuple(out.shape), loss)
+            arrays[f"{name}_true"] = np.ascontiguousarray(
+                validate.cast_checked(yv, spec.dtype, f"labels for output '{name}'"))
+            w = np.ones(n, np.float32) if sw is None else validate.check_sample_weight(name, sw, n)
             if cw is not None:
-                w = w * class_weights_to_sample_weights(yv, cw)
+                cw = validate.check_class_weight(name, cw, tuple(out.shape), loss)
+                w = w * class_weights_to_sample_weights(yv, cw, name)
             arrays[f"{name}_sample_weight"] = w
         return Dataset(arrays)
 
@@ -228,8 +257,16 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         epochs = kwargs.pop("nb_epoch")
     if kwargs:
         raise TypeError(f"fit() got unexpected arguments {sorted(kwargs)}")
+    from .validate import count_arg, fraction_arg
+    batch_size = count_arg(batch_size, "fit(): batch_size") or 32
+    epochs = count_arg(epochs, "fit(): epochs", minimum=0, allow_none=False)
+    initial_epoch = count_arg(initial_epoch, "fit(): initial_epoch", minimum=0, allow_none=False)
+    steps_per_epoch = count_arg(steps_per_epoch, "fit(): steps_per_epoch")
+    validation_steps = count_arg(validation_steps, "fit(): validation_steps")
+    validation_batch_size = count_arg(validation_batch_size, "fit(): validation_batch_size")
+    validation_freq = count_arg(validation_freq, "fit(): validation_freq", allow_none=False)
+    validation_split = fraction_arg(validation_split, "fit(): validation_split")
     trainer = model._get_trainer()
-    batch_size = int(batch_size or 32)
     generator = is_generator_like(x)
     if generator:
         if validation_split:
@@ -308,8 +345,10 @@ def _as_result(logs: dict, return_dict: bool):
 
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
              callbacks=None, return_dict=False):
+    from .validate import count_arg
+    batch_size = count_arg(batch_size, "evaluate(): batch_size") or 32
+    steps = count_arg(steps, "evaluate(): steps")
     trainer = model._get_trainer()
-    batch_size = int(batch_size or 32)
     if is_generator_like(x):
         data = x
     else:
