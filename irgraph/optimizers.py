@@ -144,6 +144,29 @@ class Optimizer:
             self._slot_variables[var.path] = entry
         return entry[1]
 
+    def state_of(self, weights) -> dict:
+        """The slots created for ``weights`` so far, ``'<weight path>:<slot>' -> array``."""
+        from .variables import LOCK
+        mine = {id(v) for v in weights}
+        with LOCK:
+            return {s.name: s.numpy() for var, slots in self._slot_variables.values()
+                    if id(var) in mine for s in slots}
+
+    def set_state_of(self, weights, arrays: dict) -> None:
+        """Set the slots of ``weights`` from ``'<weight path>:<slot>' -> array`` (a saved state)."""
+        from .variables import assign_all
+        by_path = {v.path: v for v in weights}
+        pairs = []
+        for key, value in arrays.items():
+            path, _, _ = key.rpartition(":")
+            var = by_path.get(path)
+            match = [s for s in self.slot_variables(var) if s.name == key] if var is not None else []
+            if not match:
+                raise ValueError(f"optimizer state '{key}' matches no slot of {type(self).__name__} for "
+                                 f"the weights {sorted(by_path)}")
+            pairs.append((match[0], value))
+        assign_all(pairs)
+
     @property
     def variables(self) -> list:
         """Every slot Variable created so far (the optimizer's state besides ``iterations``)."""

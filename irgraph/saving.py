@@ -244,10 +244,9 @@ def _model_proto(model, include_optimizer: bool):
     meta = {META_VERSION: str(FORMAT_VERSION), META_CONFIG: dumps(layer_spec(model)),
             META_WEIGHTS: dumps(list(weights))}
     compiled = getattr(model, "compiled", None) if include_optimizer else None
-    trainer = getattr(model, "_trainer", None)
     if compiled is not None:
         meta[META_COMPILE] = dumps(compile_config(compiled))
-        meta[META_ITERATIONS] = str(int(trainer.iterations) if trainer is not None else 0)
+        meta[META_ITERATIONS] = str(int(compiled.optimizer.iterations))
     proto = model.to_onnx(check=False)
     graph = proto.graph
     inits = {t.name: t for t in graph.initializer}
@@ -257,8 +256,8 @@ def _model_proto(model, include_optimizer: bool):
         elif not np.array_equal(numpy_helper.to_array(inits[path]), v.numpy()):
             raise ValueError(f"the ONNX graph of model '{model.name}' has a tensor named '{path}' that is "
                              "not that weight; rename the layer to save the model")
-    if compiled is not None and trainer is not None:
-        slots = trainer.slots
+    if compiled is not None:
+        slots = compiled.optimizer.state_of(model.weights)
         for key in sorted(slots):
             arr = np.ascontiguousarray(np.asarray(slots[key]))
             graph.initializer.append(numpy_helper.from_array(arr, SLOT_PREFIX + key))
@@ -531,9 +530,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         except _CONFIG_ERRORS as err:
             raise ModelFileError(f"{source}: cannot compile it as it was saved: {_message(err)} "
                                  "(load_model(..., compile=False) loads it uncompiled)") from None
-        trainer = model._get_trainer()
-        trainer.iterations = iterations
-        trainer.slots = _slots(inits, mapping, get, source)
+        model.optimizer.iterations = iterations
+        model.optimizer.set_state_of(model.weights, _slots(inits, mapping, get, source))
     return model
 
 

@@ -316,3 +316,17 @@ def test_models_sharing_weights_train_in_turn(xy):
         ref.m, ref_twin_m = ref_twin_m, ref.m
     assert_matches(model, ref, x, y)
     assert_matches(twin, ref, x, y)
+
+
+def test_save_between_compile_and_first_step_keeps_the_optimizer_state(tmp_path, xy):
+    x, y = xy
+    model, ref = fresh()
+    model.train_on_batch(x[:8], y[:8])
+    ref.step(x[:8], y[:8])
+    model.compile(model.optimizer, "mse")  # same optimizer: its slots and step count go on
+    model.save(tmp_path / "m.onnx")
+    loaded = load_model(tmp_path / "m.onnx")
+    assert loaded.optimizer.iterations == 1
+    loaded.train_on_batch(x[8:16], y[8:16])
+    ref.step(x[8:16], y[8:16])
+    assert_matches(loaded, ref, x, y)
