@@ -141,6 +141,7 @@ def mean_squared_logarithmic_error(y_true, y_pred):
 
 @K.symbolic
 def huber(y_true, y_pred, delta=1.0):
+    _check_params("huber", {"delta": delta})
     y_true, y_pred = _prepare(y_true, y_pred)
     delta = float(delta)
     error = y_pred - y_true
@@ -207,6 +208,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     """Mean over ``axis`` of the elementwise binary cross-entropy. Labels are smoothed towards 0.5:
     ``y * (1 - s) + 0.5 * s``. Probabilities are clipped to ``[eps, 1 - eps]``; logits use
     ``max(x, 0) - x z + log(1 + exp(-|x|))``."""
+    _check_params("binary_crossentropy", {"label_smoothing": label_smoothing})
     y_true, y_pred = _prepare(y_true, y_pred)
     if label_smoothing:
         s = float(label_smoothing)
@@ -228,6 +230,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     clipped to ``[eps, 1 - eps]``; logits go through ``log_softmax``."""
     if isinstance(axis, bool):
         raise ValueError(f"`axis` must be an int, got axis={axis!r}")
+    _check_params("categorical_crossentropy", {"label_smoothing": label_smoothing})
     y_true, y_pred = _prepare(y_true, y_pred, align=False)
     if label_smoothing:
         s = float(label_smoothing)
@@ -410,6 +413,20 @@ class LossFunctionWrapper(Loss):
                 f"kwargs={self._fn_kwargs}, reduction={self.reduction!r})>")
 
 
+def _check_params(where: str, values: dict) -> None:
+    """Loss arguments with a meaning only in a range: refused outside it rather than computing a
+    meaningless loss (a negative Huber delta, label smoothing beyond 1)."""
+    s = values.get("label_smoothing")
+    if s is not None and (isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating))
+                          or not 0 <= s <= 1):
+        raise ValueError(f"{where}: label_smoothing must be a number in [0, 1], got {s!r}")
+    d = values.get("delta")
+    if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating))
+                          or not d > 0):
+        raise ValueError(f"{where}: delta (where the Huber loss turns from quadratic to linear) must be a "
+                         f"number > 0, got {d!r}")
+
+
 def _wrapper_class(class_name, fn, default_name, params=()):
     """A Keras loss class over ``fn``: ``Cls(*params, reduction=..., name=..., dtype=None)``."""
     params = tuple(params)
@@ -427,6 +444,7 @@ def _wrapper_class(class_name, fn, default_name, params=()):
         if kw:
             raise TypeError(f"{class_name} got unexpected argument(s) {sorted(kw)}; "
                             f"accepted: {[p for p, _ in params] + ['reduction', 'name', 'dtype']}")
+        _check_params(class_name, values)
         LossFunctionWrapper.__init__(self, fn, reduction=reduction, name=name, **values)
         for k, v in values.items():
             setattr(self, k, v)

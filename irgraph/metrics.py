@@ -60,12 +60,45 @@ def categorical_accuracy(y_true, y_pred):
     return K.cast(K.equal(t, p), _floatx())
 
 
+def _where() -> str:
+    """The trace scope (``metrics/<output>`` in training graphs) for messages."""
+    from .ops.trace import active, current
+    name = current().scope_name if active() else ""
+    if name.startswith("metrics/"):
+        return f"metric of output '{name[len('metrics/'):]}': "
+    return f"{name}: " if name else ""
+
+
+def _sparse_labels(y_true, y_pred, metric: str):
+    """Integer labels of shape ``y_pred.shape[:-1]`` (a trailing 1 is squeezed); one-hot labels are
+    refused with a pointer to the categorical metric."""
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = K.squeeze(y_true, -1)
+    if y_true.ndim != y_pred.ndim - 1:
+        raise ValueError(f"{_where()}{metric} expects integer class labels of shape "
+                         f"{_fmt(y_pred.shape[:-1])} or {_fmt(tuple(y_pred.shape[:-1]) + (1,))} for predictions of "
+                         f"shape {_fmt(y_pred.shape)}, got labels of shape {_fmt(y_true.shape)}; for one-hot "
+                         f"labels use {metric.replace('sparse_', '')}")
+    return y_true
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _count(value, what: str, where: str) -> int:
+    """A whole number >= 1 (k of top-k), refused rather than truncated."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) \
+            or int(value) != value or value < 1:
+        raise ValueError(f"{where}: {what} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
 @K.symbolic
 def sparse_categorical_accuracy(y_true, y_pred):
     """Integer labels (shape ``(batch, ...)`` or ``(batch, ..., 1)``) == argmax(y_pred)."""
     y_true, y_pred = _t(y_true), _t(y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = K.squeeze(y_true, -1)
+    y_true = _sparse_labels(y_true, y_pred, "sparse_categorical_accuracy")
     p = K.argmax(y_pred, axis=-1)
     if p.dtype != y_true.dtype:
         p = K.cast(p, y_true.dtype)
@@ -84,6 +117,7 @@ def in_top_k(targets, predictions, k):
     if n is None:
         raise ValueError(f"top-k accuracy needs a static number of classes; got predictions of "
                          f"shape {tuple(predictions.shape)}")
+    k = _count(k, "k", "top-k accuracy")
     targets = _t(targets)
     if targets.dtype != "int64":
         targets = K.cast(targets, "int64")
@@ -102,8 +136,7 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 @K.symbolic
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     y_true, y_pred = _t(y_true), _t(y_pred)
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = K.squeeze(y_true, -1)
+    y_true = _sparse_labels(y_true, y_pred, "sparse_top_k_categorical_accuracy")
     return K.cast(in_top_k(y_true, y_pred, k), _floatx())
 
 
@@ -243,6 +276,8 @@ def _wrapper_class(class_name, fn, default_name, params=(), doc=""):
         if kw or len(args) > len(params):
             raise TypeError(f"{class_name} got unexpected argument(s) {sorted(kw)}; accepted: "
                             f"{[p for p, _ in params] + ['name', 'dtype']}")
+        if "k" in values:
+            values["k"] = _count(values["k"], "k", class_name)
         MeanMetricWrapper.__init__(self, fn, name=name, **values)
         for k, v in values.items():
             setattr(self, k, v)
@@ -352,6 +387,10 @@ def confusion_stats(y_true, y_pred, thresholds, sample_weight=None, evenly=False
             raise ValueError(f"class_id needs predictions of shape (batch, num_classes), got "
                              f"{tuple(y_pred.shape)}")
         cid = int(class_id)
+        n = y_pred.shape[-1]
+        if isinstance(n, int) and cid >= n:
+            raise ValueError(f"{_where()}class_id {cid} is out of range for predictions of shape "
+                             f"{_fmt(y_pred.shape)} ({n} classes, 0..{n - 1})")
         y_true = K.getitem(y_true, (Ellipsis, slice(cid, cid + 1)))
         y_pred = K.getitem(y_pred, (Ellipsis, slice(cid, cid + 1)))
     if multi_label and y_pred.ndim != 2:
@@ -412,6 +451,12 @@ class _ConfusionMetric(Metric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None,
                  default_threshold=0.5):
         super().__init__(name=name)
+        where = f"{type(self).__name__} metric '{self.name}'"
+        if top_k is not None:
+            top_k = _count(top_k, "top_k", where)
+        if class_id is not None and (isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer))
+                                     or class_id < 0):
+            raise ValueError(f"{where}: class_id must be a class index >= 0, got {class_id!r}")
         self.init_thresholds, self.top_k, self.class_id = thresholds, top_k, class_id
         self.thresholds = parse_thresholds(thresholds, default_threshold)
         self._evenly = evenly_distributed(self.thresholds)

@@ -82,6 +82,9 @@ class InputSpecCheck:
 
     def convert(self, x) -> np.ndarray:
         if type(x) is not np.ndarray:
+            if x is None:
+                raise TypeError(f"input '{self.name}' is missing (got None); pass an array of shape "
+                                f"{_fmt(self.shape)}")
             if hasattr(x, "numpy") and not isinstance(x, (list, tuple)):
                 x = x.numpy()
             try:
@@ -210,6 +213,9 @@ class InferenceRunner:
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None):
         from .progress import Progbar
+        from .training.validate import count_arg
+        steps = count_arg(steps, "predict(): steps")
+        batch_size = count_arg(batch_size, "predict(): batch_size") or 32
         if _is_generator_like(x):
             return self._predict_batches(x, steps, verbose)
         feeds = self.feeds(x)
@@ -219,9 +225,6 @@ class InferenceRunner:
             if a.shape[0] != n:
                 raise ValueError(f"all inputs need the same number of samples; input '{name}' has "
                                  f"{a.shape[0]}, input '{self.names[0]}' has {n}")
-        batch_size = int(batch_size or 32)
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
         sess = self.session
         results: list[list] = [[] for _ in self.output_names]
         nb = max(1, math.ceil(n / batch_size))

@@ -368,3 +368,47 @@ def test_input_errors():
     with pytest.raises(ValueError, match=r"input 'x' expects shape \(None, 4\), got an array of shape \(2, 5\)"):
         model.fit(np.zeros((2, 5)), np.zeros((2, 1)), verbose=0)
     assert np.isnan(model.predict(np.full((2, 4), np.nan, np.float32), verbose=0)).all()  # NaN passes through
+
+
+# --------------------------------------------------------------------------- audit: losses, metrics, predict, Input
+def test_loss_and_metric_arguments():
+    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: label_smoothing must be a number in \[0, 1\], got 2"):
+        irgraph.losses.CategoricalCrossentropy(label_smoothing=2.0)
+    with pytest.raises(ValueError, match=r"Huber: delta .* must be a number > 0, got -1"):
+        irgraph.losses.Huber(delta=-1.0)
+    with pytest.raises(ValueError, match="TopKCategoricalAccuracy: k must be an integer >= 1, got 0"):
+        irgraph.metrics.TopKCategoricalAccuracy(k=0)
+    with pytest.raises(ValueError, match="Precision metric 'precision': top_k must be an integer >= 1, got 0"):
+        irgraph.metrics.Precision(top_k=0)
+    model = classifier(loss="categorical_crossentropy")
+    y = np.eye(3)[np.arange(8) % 3]
+    model.compile("sgd", "categorical_crossentropy", metrics=[irgraph.metrics.Precision(class_id=7)])
+    with pytest.raises(ValueError, match=r"output 'out'.*class_id 7 is out of range.*\(None, 3\) \(3 classes"):
+        model.evaluate(X, y, verbose=0)
+    model.compile("sgd", "categorical_crossentropy", metrics=["sparse_top_k_categorical_accuracy"])
+    with pytest.raises(ValueError, match=r"metric of output 'out': sparse_top_k_categorical_accuracy expects integer "
+                                         r"class labels.*got labels of shape \(None, 3\).*top_k_categorical_accuracy"):
+        model.evaluate(X, y, verbose=0)
+    with pytest.raises(TypeError, match="loss_weights for output 'out' must be a number, got 'a'"):
+        model.compile("sgd", "mse", loss_weights=["a"])
+
+
+def test_predict_arguments_and_missing_input():
+    model = regressor()
+    with pytest.raises(ValueError, match=r"predict\(\): batch_size must be an integer >= 1, got 0"):
+        model.predict(X, batch_size=0, verbose=0)
+    with pytest.raises(TypeError, match=r"predict\(\): batch_size must be an integer >= 1, got 2.5"):
+        model.predict(X, batch_size=2.5, verbose=0)
+    with pytest.raises(ValueError, match=r"predict\(\): steps must be an integer >= 1, got 0"):
+        model.predict(iter([X]), steps=0, verbose=0)
+    with pytest.raises(TypeError, match=r"input 'x' is missing \(got None\); pass an array of shape \(None, 4\)"):
+        model.predict(None, verbose=0)
+
+
+def test_input_shape_and_dtype():
+    with pytest.raises(TypeError, match=r"Input shape dims must be whole numbers or None, got \(None, 2.5\)"):
+        Input((2.5,))
+    with pytest.raises(TypeError, match="Input dtype must be a numeric or bool dtype.*'string'"):
+        Input((3,), dtype="string")
+    with pytest.raises(ValueError, match=r"in layer 'lambda' \(Lambda\): repeat: n must be an integer >= 1, got 0"):
+        Lambda(lambda t: K.repeat(t, 0))(Input((3,)))

@@ -1,6 +1,8 @@
 """InputLayer: the layer behind `Input`, producing one KerasTensor from nothing."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..backend import config
@@ -19,11 +21,26 @@ class InputLayer(Layer):
             if isinstance(shape, int):
                 shape = (shape,)
             batch_shape = (batch_size,) + tuple(shape)
+        try:
+            batch_shape = tuple(batch_shape)
+        except TypeError:
+            raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}") from None
+        for d in batch_shape:
+            if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral)):
+                raise TypeError(f"Input shape dims must be whole numbers or None, got {batch_shape}")
         batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         for d in batch_shape:
             if d is not None and d <= 0:
                 raise ValueError(f"Input shape dims must be positive or None, got {batch_shape}")
-        super().__init__(name=name, dtype=dtype or config.floatx(), **kwargs)
+        dtype = dtype or config.floatx()
+        try:
+            kind = np.dtype(dtype).kind
+        except (TypeError, ValueError):
+            kind = None
+        if kind not in ("f", "i", "u", "b"):
+            raise TypeError(f"Input dtype must be a numeric or bool dtype ('float32', 'int32', 'int64', "
+                            f"'bool', ...), got {dtype!r}")
+        super().__init__(name=name, dtype=dtype, **kwargs)
         self._batch_input_shape = batch_shape
         self.built = True
         self.is_placeholder = True

@@ -1,6 +1,8 @@
 """What `compile` was told, resolved per model output: losses, loss weights, metrics, optimizer."""
 from __future__ import annotations
 
+import math
+
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers
@@ -23,6 +25,16 @@ def _per_output(value, names: list[str], what: str, default=None):
     return [value] * len(names)
 
 
+def _loss_weight(w, output: str) -> float:
+    try:
+        value = float(w)
+    except (TypeError, ValueError):
+        raise TypeError(f"compile(): loss_weights for output '{output}' must be a number, got {w!r}") from None
+    if isinstance(w, bool) or not math.isfinite(value):
+        raise ValueError(f"compile(): loss_weights for output '{output}' must be a finite number, got {w!r}")
+    return value
+
+
 class CompileConfig:
     def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                  weighted_metrics=None):
@@ -33,7 +45,7 @@ class CompileConfig:
         self.losses = [None if ident is None else losses_mod.get(ident) for ident in self.loss_ids]
         weights = _per_output(loss_weights, names, "loss_weights", default=1.0) if loss_weights is not None \
             else [1.0] * len(names)
-        self.loss_weights = [1.0 if w is None else float(w) for w in weights]
+        self.loss_weights = [1.0 if w is None else _loss_weight(w, n) for w, n in zip(weights, names)]
         self.metric_ids = self._metric_lists(metrics, names, "metrics")
         self.weighted_metric_ids = self._metric_lists(weighted_metrics, names, "weighted_metrics")
         if all(loss is None for loss in self.losses):
