@@ -412,3 +412,24 @@ def test_input_shape_and_dtype():
         Input((3,), dtype="string")
     with pytest.raises(ValueError, match=r"in layer 'lambda' \(Lambda\): repeat: n must be an integer >= 1, got 0"):
         Lambda(lambda t: K.repeat(t, 0))(Input((3,)))
+
+
+def test_more_audit_cases():
+    with pytest.raises(ValueError, match="ZeroPadding2D layer .*padding must be a non-negative int.*got 1.5"):
+        irgraph.layers.ZeroPadding2D(1.5)
+    model = regressor()
+    with pytest.raises(ValueError, match=r"fit\(\): x is a generator.*do not pass y"):
+        model.fit(generator(X, np.zeros((8, 1))), np.zeros((8, 1)), steps_per_epoch=1, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate\(\): x is a generator.*do not pass y"):
+        model.evaluate(generator(X, np.zeros((8, 1))), np.zeros((8, 1)), steps=1, verbose=0)
+    floats = embedding_model(input_dtype="float32")
+    with pytest.raises(ValueError, match=r"input 'ids' feeds the ids of layer 'emb'.*whole numbers; got 2.5 at "
+                                         r"sample 1, position 0.*truncate"):
+        floats.predict(np.array([[1, 2, 3, 4, 5], [2.5, 1, 1, 1, 1]], np.float32), verbose=0)
+    assert floats.predict(np.ones((2, 5), np.float32), verbose=0).shape == (2, 1)
+    seq = Input((3,), name="x")
+    out = Dense(4, activation="softmax", name="out")(irgraph.layers.Reshape((3, 1))(seq))
+    m = Model(seq, out)
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="class_weight for output 'out' needs one label per sample"):
+        m.fit(np.ones((2, 3)), np.zeros((2, 3), np.int64), class_weight={0: 1.0}, verbose=0)

@@ -377,7 +377,7 @@ class _ZeroPadding(Layer):
         if self.rank == 2 and isinstance(padding, dict):  # Keras 1: {'top_pad': ..., 'left_pad': ...}
             padding = ((padding.get("top_pad", 0), padding.get("bottom_pad", 0)),
                        (padding.get("left_pad", 0), padding.get("right_pad", 0)))
-        elif self.rank == 2 and not isinstance(padding, int) and len(padding) == 4:  # Keras 1 (t, b, l, r)
+        elif self.rank == 2 and isinstance(padding, (list, tuple)) and len(padding) == 4:  # Keras 1 (t, b, l, r)
             padding = ((padding[0], padding[1]), (padding[2], padding[3]))
         self.padding = _pairs(padding, self.rank, "padding", where)
         self.data_format = _data_format(data_format, self.rank)

@@ -47,10 +47,12 @@ def _is_flat_data(data) -> bool:
     return not (len(data) == 1 and hasattr(data[0], "shape")) and not all(hasattr(v, "shape") for v in data)
 
 
-def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict, output: str = "") -> np.ndarray:
+def class_weights_to_sample_weights(y: np.ndarray, class_weight: dict, output: str = "",
+                                    sparse: bool = False) -> np.ndarray:
     """One weight per sample from ``{class index: weight}`` (classes not listed weigh 1): the class
-    is the argmax of one-hot rows, else the (rounded) label itself, as in Keras."""
-    if y.ndim > 2:
+    is the argmax of one-hot rows, else the (rounded) label itself, as in Keras. ``sparse``: the
+    labels are class indices (a sparse loss), so only (N,) and (N, 1) labels have one per sample."""
+    if y.ndim > 2 or (sparse and y.ndim == 2 and y.shape[1] != 1):
         raise ValueError(f"class_weight{f' for output {output!r}' if output else ''} needs one label per "
                          f"sample (labels of shape (N,), (N, 1) or one-hot (N, classes)), got labels of shape "
                          f"{y.shape}; use sample_weight instead")

@@ -105,7 +105,7 @@ class Trainer:
             w = np.ones(n, np.float32) if sw is None else validate.check_sample_weight(name, sw, n)
             if cw is not None:
                 cw = validate.check_class_weight(name, cw, tuple(out.shape), loss)
-                w = w * class_weights_to_sample_weights(yv, cw, name)
+                w = w * class_weights_to_sample_weights(yv, cw, name, validate.loss_kind(loss) == "sparse")
             arrays[f"{name}_sample_weight"] = w
         return Dataset(arrays)
 
@@ -266,6 +266,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     validation_batch_size = count_arg(validation_batch_size, "fit(): validation_batch_size")
     validation_freq = count_arg(validation_freq, "fit(): validation_freq", allow_none=False)
     validation_split = fraction_arg(validation_split, "fit(): validation_split")
+    if is_generator_like(x) and (y is not None or sample_weight is not None):
+        raise ValueError("fit(): x is a generator, which yields (x, y) or (x, y, sample_weight) batches itself; "
+                         "do not pass y or sample_weight with it")
     trainer = model._get_trainer()
     generator = is_generator_like(x)
     if generator:
@@ -348,6 +351,9 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     from .validate import count_arg
     batch_size = count_arg(batch_size, "evaluate(): batch_size") or 32
     steps = count_arg(steps, "evaluate(): steps")
+    if is_generator_like(x) and (y is not None or sample_weight is not None):
+        raise ValueError("evaluate(): x is a generator, which yields (x, y) or (x, y, sample_weight) batches "
+                         "itself; do not pass y or sample_weight with it")
     trainer = model._get_trainer()
     if is_generator_like(x):
         data = x

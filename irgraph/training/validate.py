@@ -7,9 +7,10 @@ error about an internal node.
 
 * `cast_checked`: numpy's ``astype`` without wrap-around: integers (or whole floats) that the
   target integer dtype cannot hold are refused.
-* `id_bounds` / `check_ids`: which model inputs feed the ids of an Embedding (any Gather from a
-  table, found on the lowered graph through value-preserving ops: casts, reshapes, transposes,
-  concatenations, slices), and a vectorised min/max check that they lie in ``[0, input_dim)``.
+* `id_bounds` / `check_ids`: which model inputs feed the ids of an Embedding (on the layer graph
+  through shape-only layers; where a nested model, wrapper, Lambda or custom layer is reached, any
+  Gather from a table found on the lowered graph through value-preserving ops: casts, reshapes,
+  transposes, concatenations, slices), and a vectorised check that they lie in ``[0, input_dim)``.
 * `check_label_shape`, `check_label_values`, `check_class_weight`, `check_sample_weight`: labels
   against the output shape and the loss (built-in losses only: a custom loss may read labels of
   any shape), sparse class indices against the number of classes.
@@ -113,7 +114,52 @@ def id_bounds(model) -> dict:
     return cached
 
 
+# layers whose outputs are values of their inputs (ids keep their meaning through them)
+_PASS_LAYERS = {"InputLayer", "Reshape", "Flatten", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
+                "Cropping3D", "Concatenate"}
+# layers of irgraph.layers that wrap other layers or user code: their ids are found on the lowered graph
+_OPAQUE_LAYERS = {"Lambda", "OpLayer", "TimeDistributed", "Bidirectional", "Merge"}
+
+
 def _find_id_bounds(graph) -> dict:
+    """On the layer graph when every path from the inputs meets a built-in layer first (the common
+    case, no lowering: a 1200-layer model costs nothing); on the lowered graph when a path reaches
+    a nested model, a wrapper, a Lambda or a custom layer, whose Gathers only lowering shows."""
+    out = _layer_id_bounds(graph)
+    return _lowered_id_bounds(graph) if out is None else out
+
+
+def _layer_id_bounds(graph):
+    """``{input: IdBound}`` from the layer graph, or None when an opaque layer is reached."""
+    from ..layers.embeddings import Embedding
+    out = {}
+    for nid in graph.inputs:
+        best = None
+        seen, stack = set(), [nid]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            for dst, slot, _ in graph.consumers(node):
+                d = graph.node(dst)
+                if d["kind"] != "call" or slot is None:
+                    continue
+                layer = d["layer"]
+                cls = type(layer)
+                if cls is Embedding or (isinstance(layer, Embedding) and cls.call is Embedding.call):
+                    if best is None or layer.input_dim < best.limit:
+                        best = IdBound(layer.input_dim, layer.name, f"Embedding with input_dim={layer.input_dim}")
+                elif cls.__name__ in _PASS_LAYERS and cls.__module__.startswith("irgraph.layers"):
+                    stack.append(dst)
+                elif cls.__name__ in _OPAQUE_LAYERS or not cls.__module__.startswith("irgraph.layers"):
+                    return None
+        if best is not None:
+            out[graph.node(nid)["name"]] = best
+    return out
+
+
+def _lowered_id_bounds(graph) -> dict:
     from passes.lower import lower
     g = lower(graph)
     out = {}
@@ -159,7 +205,13 @@ def check_ids(x: np.ndarray, bound: IdBound, input_name: str) -> None:
         if x.max() < bound.limit:
             return
     elif x.min() >= 0 and x.max() < bound.limit:  # False for NaN
-        return
+        whole = np.mod(x, 1) == 0
+        if whole.all():
+            return
+        i = _first_bad(~whole)
+        raise ValueError(f"input '{input_name}' feeds the ids of layer '{bound.layer}' ({bound.table}), which "
+                         f"must be whole numbers; got {x[i]} at {_at(i)}, which the layer would truncate. Pass "
+                         f"integer ids (e.g. declare the Input with dtype='int32')")
     lo, hi = x.min(), x.max()
     bad = ~((x >= 0) & (x < bound.limit))
     i = _first_bad(bad)
