@@ -348,7 +348,8 @@ def test_rank_1_labels_for_a_1_unit_output(loss):
 
 def test_label_count_and_dtype():
     model = regressor()
-    with pytest.raises(ValueError, match=r"same number of samples.*output 'out' have 5 \(shape \(5, 1\)\), the inputs 8"):
+    with pytest.raises(ValueError, match=r"same number of samples.*output 'out' have 5 \(shape \(5, 1\)\), "
+                                         r"the inputs 8"):
         model.fit(X, np.zeros((5, 1)), verbose=0)
     with pytest.raises(TypeError, match=r"labels for output 'out' must be numbers.*dtype <U1"):
         model.fit(X, np.array(["a"] * 8), verbose=0)
@@ -372,7 +373,8 @@ def test_input_errors():
 
 # --------------------------------------------------------------------------- audit: losses, metrics, predict, Input
 def test_loss_and_metric_arguments():
-    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: label_smoothing must be a number in \[0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"CategoricalCrossentropy: label_smoothing must be a number in \[0, 1\], "
+                                         r"got 2"):
         irgraph.losses.CategoricalCrossentropy(label_smoothing=2.0)
     with pytest.raises(ValueError, match=r"Huber: delta .* must be a number > 0, got -1"):
         irgraph.losses.Huber(delta=-1.0)

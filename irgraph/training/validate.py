@@ -14,7 +14,8 @@ error about an internal node.
 * `check_label_shape`, `check_label_values`, `check_class_weight`, `check_sample_weight`: labels
   against the output shape and the loss (built-in losses only: a custom loss may read labels of
   any shape), sparse class indices against the number of classes.
-* `count_arg`: integer arguments that must be at least 1 (batch_size, steps, epochs...).
+* `count_arg`, `fraction_arg`: integer arguments that must be at least 1 (batch_size, steps,
+  epochs...), validation_split in [0, 1).
 """
 from __future__ import annotations
 
@@ -54,6 +55,19 @@ def count_arg(value, what: str, minimum: int = 1, allow_none: bool = True):
     value = int(value)
     if value < minimum:
         raise ValueError(f"{what} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def fraction_arg(value, what: str) -> float:
+    """A fraction in [0, 1) (validation_split)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number in [0, 1), got {value!r}")
+    value = float(value)
+    if not 0 <= value < 1:
+        raise ValueError(f"{what} must be in [0, 1) (the fraction of the samples held out for validation), "
+                         f"got {value}")
     return value
 
 
@@ -371,9 +385,9 @@ def check_class_weight(output: str, class_weight, out_shape: tuple, loss) -> dic
                             f"{key!r}")
         key = int(key)
         if key < 0 or (n is not None and key >= n):
+            classes = f"{n} classes (0..{n - 1})" if n is not None else "an unknown number of classes"
             raise ValueError(f"class_weight for output '{output}' has a weight for class {key}, but the output "
-                             f"has {n if n is not None else 'an unknown number of'} classes (0..{n - 1 if n else '?'}); "
-                             f"keys are class indices: remove the key or fix the output's units")
+                             f"has {classes}; keys are class indices: remove the key or fix the output's units")
         try:
             w = float(w)
         except (TypeError, ValueError):
@@ -408,15 +422,3 @@ def check_sample_weight(output: str, w, n: int) -> np.ndarray:
         raise ValueError(f"sample_weight for output '{output}' must be finite, got {arr[i]} at {_at(i)}")
     return arr
 
-
-def fraction_arg(value, what: str) -> float:
-    """A fraction in [0, 1) (validation_split)."""
-    if value is None:
-        return 0.0
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{what} must be a number in [0, 1), got {value!r}")
-    value = float(value)
-    if not 0 <= value < 1:
-        raise ValueError(f"{what} must be in [0, 1) (the fraction of the samples held out for validation), "
-                         f"got {value}")
-    return value
