@@ -1,7 +1,8 @@
 """Running exported graphs in onnxruntime: device choice, a cached session, input validation, batching.
 
 The session is built from the inference ONNX model and cached until the model's weights change
-(tracked by a per-variable version) or the graph changes. Validation is a few attribute checks per
+(`irgraph.variables`: the global epoch answers "did anything change" in O(1), the weights' versions
+whether this model's did) or the graph changes. Validation is a few attribute checks per
 input so that ``predict_on_batch`` stays close to a bare ``InferenceSession.run``.
 """
 from __future__ import annotations
@@ -143,20 +144,26 @@ class InferenceRunner:
 
     # ----------------------------------------------------------------------------- session
     def _weights_token(self):
-        return tuple((id(v), v._version) for v in self.model.weights)
+        return tuple((id(v), v.version) for v in self.model.weights)
 
     @property
     def session(self) -> ort.InferenceSession:
+        """The inference session with the current weights as initializers: rebuilt only when one of
+        this model's weights changed. Built under the store lock, so concurrent callers build it
+        once and it holds one consistent set of weights (all before or all after a `set_weights`)."""
         if self._session is not None and self._epoch == variables.EPOCH[0]:
             return self._session
-        variables.flush_pending()
-        token = self._weights_token()
-        if self._session is None or token != self._token:
-            proto = self.model.to_onnx(check=False)
-            self._session = make_session(proto.SerializeToString(), self.providers)
-            self._token = token
-        self._epoch = variables.EPOCH[0]
-        return self._session
+        with variables.LOCK:
+            epoch = variables.EPOCH[0]
+            if self._session is not None and self._epoch == epoch:
+                return self._session
+            token = self._weights_token()
+            if self._session is None or token != self._token:
+                proto = self.model.to_onnx(check=False)
+                self._session = make_session(proto.SerializeToString(), self.providers)
+                self._token = token
+            self._epoch = epoch
+            return self._session
 
     # ----------------------------------------------------------------------------- inputs
     def feeds(self, x) -> dict:

@@ -7,7 +7,8 @@ from .. import callbacks as callbacks_mod
 from .. import variables
 from ..ops.base import Spec
 from ..runtime import InputSpecCheck, resolve_providers
-from .data import Dataset, class_weights_to_sample_weights, is_generator_like, prefetch, structure
+from .data import Dataset, class_weights_to_sample_weights, is_generator_like, structure
+from .prefetch import Prefetcher
 from .graphs import build_step_graphs
 from .session import TrainSession
 
@@ -29,9 +30,6 @@ class Trainer:
                        enumerate(zip(model.input_names, model.inputs))]
         self.graphs = None
         self.session = None
-        self.iterations = 0
-        self.slots: dict[str, np.ndarray] = {}
-        self._synced: dict[int, int] = {}
         self.weights = model.weights  # the model's structure is fixed once compiled
         from ..initializers import rng
         self.rng = np.random.default_rng(int(rng().integers(2**31)))  # irgraph.set_seed makes fit repeatable
@@ -113,66 +111,41 @@ class Trainer:
         specs = self.label_specs(ys)
         if self.graphs is not None and self.graphs.label_specs == specs:
             return
-        self.graphs = build_step_graphs(self.model, self.config, specs)
-        self.session = TrainSession(self.graphs, self.providers)
-        self._upload()
+        graphs = build_step_graphs(self.model, self.config, specs)
+        self.close()
+        self.graphs = graphs
+        self.session = TrainSession(graphs, self.providers, self._state_variables(), self.config.optimizer)
 
     # ----------------------------------------------------------------------------- state
-    def _state_arrays(self) -> dict:
-        arrays = {v.path: v._value for v in self.weights}
+    def _state_variables(self) -> dict:
+        """Graph input name -> Variable: every weight (trained, frozen, layer state) and the
+        optimizer slots of the trained ones."""
+        state = {v.path: v for v in self.weights}
         opt = self.config.optimizer
         for var, slot_names in self.graphs.trained:
-            init = None
-            for s in slot_names:
-                key = f"{var.path}:{s}"
-                if key not in self.slots:
-                    init = init or opt.initial_slots(var.shape, var.dtype)
-                    self.slots[key] = init[slot_names.index(s)]
-                arrays[key] = self.slots[key]
-        return arrays
+            for name, slot in zip(slot_names, opt.slot_variables(var)):
+                state[f"{var.path}:{name}"] = slot
+        return state
 
-    def _upload(self) -> None:
-        self.session.upload(self._state_arrays())
-        self._synced = {id(v): v._version for v in self.weights}
+    @property
+    def iterations(self) -> int:
+        return self.config.optimizer.iterations
 
-    def refresh(self) -> None:
-        """Re-upload when weights were changed from Python (set_weights, load_weights) since the last sync."""
-        # (a set_weights from Python flushes a pending lazy sync first, then bumps the version)
-        if any(self._synced.get(id(v)) != v._version for v in self.weights):
-            self.sync()  # keep the optimizer slots the device has
-            self._upload()
+    @property
+    def slots(self) -> dict:
+        """The optimizer state of this model's weights, ``'<weight path>:<slot>' -> array``."""
+        return self.config.optimizer.state_of(self.weights)
 
-    def sync(self) -> None:
-        """Copy the device state back into the model's variables and the optimizer slots."""
-        if self.session is None or self.session._bindings is None:
-            return
-        if self._sync_later in variables._pending:
-            variables._pending.remove(self._sync_later)
-        state = self.session.download()  # fresh copies: adopt them without copying again
-        by_path = {v.path: v for v in self.weights}
-        for name, arr in state.items():
-            var = by_path.get(name)
-            if var is None:
-                self.slots[name] = arr
-            elif self._synced.get(id(var)) == var._version:  # not changed from Python meanwhile
-                var._value = arr.astype(var.dtype, copy=False)
-                var._version = variables.bump()
-        self._synced = {id(v): v._version for v in self.weights}
-
-    def _sync_later(self) -> None:
-        self.sync()
-
-    def mark_dirty(self) -> None:
-        """After steps outside fit: copy weights back only when someone reads them."""
-        variables.defer_sync(self._sync_later)
+    def close(self) -> None:
+        """Give the state back to the host and free the sessions (a new compile, a new step graph)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     # ----------------------------------------------------------------------------- steps
     def train_step(self, feeds: dict) -> dict:
-        lr = self.config.optimizer.lr_at(self.iterations)
-        out = self.session.train_step(feeds, lr, self.iterations)
-        self.iterations += 1
-        self.config.optimizer.iterations = self.iterations
-        return out
+        opt = self.config.optimizer
+        return self.session.train_step(feeds, opt.lr_at(opt.iterations))
 
     def eval_step(self, feeds: dict) -> dict:
         return self.session.eval_step(feeds)
@@ -277,7 +250,6 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         train_ds, n_batches = None, steps_per_epoch
     else:
         train_ds = trainer.dataset(x, y, sample_weight, class_weight)
-        trainer.refresh()
         val_ds = None
         if validation_split:
             train_ds, val_ds = train_ds.split(validation_split)
@@ -296,26 +268,21 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         acc = _Accumulator(trainer)
         batches = _generator_batches(trainer, x, steps_per_epoch, class_weight) if generator else \
             train_ds.batches(batch_size, shuffle, trainer.rng, steps_per_epoch)
-        for step, (feeds, n) in enumerate(prefetch(batches)):
-            cbs.on_train_batch_begin(step)
-            if generator and step == 0:
-                trainer.refresh()
-            out = trainer.train_step(feeds)
-            acc.add(out, n)
-            cbs.on_train_batch_end(step, acc.logs())
-            if model.stop_training:
-                break
+        with Prefetcher(batches) as loader:
+            for step, (feeds, n) in enumerate(loader):
+                cbs.on_train_batch_begin(step)
+                acc.add(trainer.train_step(feeds), n)
+                cbs.on_train_batch_end(step, acc.logs())
+                if model.stop_training:
+                    break
         epoch_logs = acc.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
             epoch_logs.update(_evaluate_logs(trainer, val, validation_batch_size or batch_size,
                                              validation_steps, prefix="val_"))
-        trainer.sync()
         cbs.on_epoch_end(epoch, epoch_logs)
-        trainer.refresh()
         if model.stop_training:
             break
     cbs.on_train_end(epoch_logs)
-    trainer.sync()
     return model.history
 
 
@@ -330,12 +297,13 @@ def _evaluate_logs(trainer, data, batch_size, steps, prefix="", sample_weight=No
             raise ValueError("validation_data must be (x, y) or (x, y, sample_weight), or a generator")
         x, y, w = data if len(data) == 3 else (data[0], data[1], None)
         batches = trainer.dataset(x, y, w).batches(batch_size, False, trainer.rng, steps)
-    for step, (feeds, n) in enumerate(prefetch(batches)):
-        if callbacks is not None:
-            callbacks.on_test_batch_begin(step)
-        acc.add(trainer.eval_step(feeds), n)
-        if callbacks is not None:
-            callbacks.on_test_batch_end(step, acc.logs())
+    with Prefetcher(batches) as loader:
+        for step, (feeds, n) in enumerate(loader):
+            if callbacks is not None:
+                callbacks.on_test_batch_begin(step)
+            acc.add(trainer.eval_step(feeds), n)
+            if callbacks is not None:
+                callbacks.on_test_batch_end(step, acc.logs())
     return acc.logs()
 
 
@@ -360,7 +328,6 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     else:
         ds = trainer.dataset(x, y, sample_weight)
         data = ds
-    trainer.refresh()
     cbs = callbacks_mod.CallbackList(callbacks, model=model, verbose=0)
     cbs.on_test_begin()
     logs = _evaluate_logs(trainer, data, batch_size, steps, callbacks=cbs)
@@ -374,17 +341,14 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
 def train_on_batch(model, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
     trainer = model._get_trainer()
     ds = trainer.dataset(x, y, sample_weight, class_weight)
-    trainer.refresh()
     acc = _Accumulator(trainer)
     acc.add(trainer.train_step(ds.arrays), ds.n)
-    trainer.mark_dirty()
     return _as_result(acc.logs(), return_dict)
 
 
 def test_on_batch(model, x, y=None, sample_weight=None, return_dict=False):
     trainer = model._get_trainer()
     ds = trainer.dataset(x, y, sample_weight)
-    trainer.refresh()
     acc = _Accumulator(trainer)
     acc.add(trainer.eval_step(ds.arrays), ds.n)
     return _as_result(acc.logs(), return_dict)
