@@ -32,10 +32,28 @@ _KERAS3_OFF_ARGS = ("use_ema", "ema_momentum", "ema_overwrite_frequency", "loss_
 _CONFIG_ONLY_KEYS = ("jit_compile", "is_legacy_optimizer", "amsgrad_legacy")
 
 
+# the range of each hyperparameter: (low, high, low included, high included)
+_RANGES = {"learning_rate": (0, None, True, None), "decay": (0, None, True, None),
+           "weight_decay": (0, None, True, None), "clipnorm": (0, None, False, None),
+           "clipvalue": (0, None, False, None), "global_clipnorm": (0, None, False, None),
+           "epsilon": (0, None, True, None), "momentum": (0, 1, True, True), "rho": (0, 1, True, False),
+           "beta_1": (0, 1, True, False), "beta_2": (0, 1, True, False),
+           "initial_accumulator_value": (0, None, True, None)}
+
+
 def _num(value, what: str, where: str) -> float:
+    """``value`` as a float, checked against the range of hyperparameter ``what`` (`_RANGES`)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ValueError(f"{where}: `{what}` must be a number, got {value!r}")
-    return float(value)
+    value = float(value)
+    low, high, low_in, high_in = _RANGES.get(what, (None, None, None, None))
+    bad = not np.isfinite(value) or (low is not None and (value < low or (value == low and not low_in))) \
+        or (high is not None and (value > high or (value == high and not high_in)))
+    if bad:
+        span = (("[" if low_in else "(") + f"{low}, " + (f"{high}" + ("]" if high_in else ")")
+                                                          if high is not None else "inf)"))
+        raise ValueError(f"{where}: `{what}` must be in {span}, got {value}")
+    return value
 
 
 def _const(value, dtype: str) -> Value:
@@ -84,8 +102,6 @@ class Optimizer:
         self.name = name if name is not None else self._default_name
         self.learning_rate = learning_rate
         self.decay = 0.0 if decay is None else _num(decay, "decay", cls)
-        if self.decay < 0:
-            raise ValueError(f"{cls}: `decay` must be >= 0, got {decay}")
         self.weight_decay = None if weight_decay is None else _num(weight_decay, "weight_decay", cls)
         self.clipnorm = None if clipnorm is None else _num(clipnorm, "clipnorm", cls)
         self.clipvalue = None if clipvalue is None else _num(clipvalue, "clipvalue", cls)
@@ -296,8 +312,6 @@ class SGD(Optimizer):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
         momentum = _num(momentum, "momentum", "SGD")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD: `momentum` must be a float between [0, 1], got {momentum}")
         self.momentum = momentum
         self.nesterov = bool(nesterov)
 
@@ -430,9 +444,6 @@ class Adagrad(Optimizer):
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
         self.initial_accumulator_value = _num(initial_accumulator_value,
                                               "initial_accumulator_value", "Adagrad")
-        if self.initial_accumulator_value < 0:
-            raise ValueError("Adagrad: `initial_accumulator_value` must be non-negative, got "
-                             f"{initial_accumulator_value}")
         self.epsilon = _epsilon(epsilon, "Adagrad")
 
     def slot_names(self):

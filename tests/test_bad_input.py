@@ -8,6 +8,7 @@ import pytest
 
 import irgraph
 from irgraph import backend as K
+from irgraph import optimizers
 from irgraph.layers import (LSTM, Activation, AveragePooling1D, BatchNormalization, Concatenate, Conv1D,
                             Conv2D, Dense, DepthwiseConv2D, Dot, Dropout, Embedding, Flatten, Input, Lambda,
                             LayerNormalization, MaxPooling2D, Permute, RepeatVector, Reshape, TimeDistributed,
@@ -435,3 +436,18 @@ def test_more_audit_cases():
     m.compile("sgd", "sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="class_weight for output 'out' needs one label per sample"):
         m.fit(np.ones((2, 3)), np.zeros((2, 3), np.int64), class_weight={0: 1.0}, verbose=0)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: optimizers.SGD(learning_rate=-1), "`learning_rate` must be in [0, inf), got -1.0"),
+    (lambda: optimizers.Adam(beta_1=1.5), "`beta_1` must be in [0, 1), got 1.5"),
+    (lambda: optimizers.RMSprop(rho=1.0), "`rho` must be in [0, 1), got 1.0"),
+    (lambda: optimizers.SGD(momentum=2), "`momentum` must be in [0, 1], got 2.0"),
+    (lambda: optimizers.Adam(epsilon=float("nan")), "`epsilon` must be in [0, inf), got nan"),
+    (lambda: optimizers.SGD(clipnorm=0), "`clipnorm` must be in (0, inf), got 0.0"),
+    (lambda: optimizers.Adagrad(initial_accumulator_value=-1.0), "`initial_accumulator_value`"),
+])
+def test_optimizer_hyperparameters_out_of_range(make, words):
+    with pytest.raises(ValueError) as err:
+        make()
+    assert words in str(err.value)

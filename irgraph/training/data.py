@@ -3,8 +3,6 @@ weights, validation split; batches prepared in a background thread while onnxrun
 from __future__ import annotations
 
 import collections.abc
-import queue
-import threading
 
 import numpy as np
 
@@ -104,40 +102,3 @@ class Dataset:
     def num_batches(self, batch_size: int, steps: int | None = None) -> int:
         nb = max(1, -(-self.n // batch_size))
         return nb if steps is None else min(nb, steps)
-
-
-def prefetch(iterator, depth: int = 2):
-    """Run ``iterator`` in a background thread, ``depth`` items ahead (onnxruntime releases the GIL
-    while it computes, so batch preparation overlaps the step)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def work():
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                q.put(item)
-        except BaseException as err:  # handed to the consumer, raised there
-            q.put(_Failure(err))
-            return
-        q.put(done)
-
-    t = threading.Thread(target=work, daemon=True)
-    t.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                return
-            if isinstance(item, _Failure):
-                raise item.err
-            yield item
-    finally:
-        stop.set()
-
-
-class _Failure:
-    def __init__(self, err):
-        self.err = err
