@@ -6,6 +6,8 @@ IR; ``model.to_onnx()`` runs the passes and emits ONNX; ``predict`` runs it in o
 """
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from .ir import Graph
@@ -21,6 +23,36 @@ def _as_list(x):
     if isinstance(x, (list, tuple)):
         return list(x)
     return [x]
+
+
+def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
+    """The calls (Nodes) that compute ``outputs`` from the tensors whose ids are ``input_ids``, each
+    once, every call after the calls producing its inputs (depth-first post-order, inputs visited in
+    argument order). An explicit stack, so a chain of any length builds at the default recursion
+    limit; linear in calls plus tensor uses. ``known``: calls already in that order (the part of a
+    Sequential that did not change), which the walk does not enter again."""
+    nodes: list[Node] = list(known)
+    done: set = {id(n) for n in known}
+    for out in outputs:
+        stack = [(out, out._keras_history[0].name, False)]  # (tensor, reader's name, parents done)
+        while stack:
+            t, reader, parents_done = stack.pop()
+            if id(t) in input_ids:
+                continue
+            layer, node = t._keras_history[0], t.node
+            if id(node) in done:
+                continue
+            if parents_done:
+                done.add(id(node))
+                nodes.append(node)
+                continue
+            if isinstance(layer, InputLayer):
+                raise ValueError(
+                    f"Graph disconnected: cannot obtain value for tensor {t.name} (input "
+                    f"'{layer.name}') needed by layer '{reader}'. Pass that Input in the model's inputs.")
+            stack.append((t, reader, True))
+            stack.extend((p, layer.name, False) for p in reversed(node.input_tensors))
+    return nodes
 
 
 class Model(Layer):
@@ -47,7 +79,7 @@ class Model(Layer):
         return "functional" if type(self) is Model else super()._default_name()
 
     # ----------------------------------------------------------------------------- graph walk
-    def _init_graph(self, inputs, outputs):
+    def _init_graph(self, inputs, outputs, known_nodes=()):
         self._input_struct = inputs
         self._output_struct = outputs
         self._inputs = _as_list(inputs)
@@ -60,40 +92,16 @@ class Model(Layer):
         input_ids = {id(t) for t in self._inputs}
         if len(input_ids) != len(self._inputs):
             raise ValueError("the same tensor is given twice as a model input")
-        nodes: list[Node] = []
-        seen: set = set()
-        used_inputs: set = set()
-
-        def visit(t, path):
-            if id(t) in input_ids:
-                used_inputs.add(id(t))
-                return
-            layer, _, _ = t._keras_history
-            node = t.node
-            if isinstance(layer, InputLayer):
-                raise ValueError(
-                    f"Graph disconnected: cannot obtain value for tensor {t.name} (input "
-                    f"'{layer.name}') needed by layer '{path}'. Pass that Input in the model's inputs.")
-            if id(node) in seen:
-                return
-            for parent in node.input_tensors:
-                visit(parent, layer.name)
-            seen.add(id(node))
-            nodes.append(node)
-
-        for t in self._outputs:
-            visit(t, t._keras_history[0].name)
-        self._nodes = nodes
-        layers = []
-        for t in self._inputs:
-            lyr = t._keras_history[0]
-            if isinstance(lyr, InputLayer) and lyr not in layers:
+        self._nodes = _calls_in_order(self._outputs, input_ids, known_nodes)
+        # layers: the inputs' InputLayers, then each called layer once, in call order
+        input_layers = [t._keras_history[0] for t in self._inputs]
+        layers, listed = [], set()
+        for lyr in [x for x in input_layers if isinstance(x, InputLayer)] + [n.layer for n in self._nodes]:
+            if id(lyr) not in listed:
+                listed.add(id(lyr))
                 layers.append(lyr)
-        for n in nodes:
-            if n.layer not in layers:
-                layers.append(n.layer)
-        names = [lyr.name for lyr in layers]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = collections.Counter(lyr.name for lyr in layers)
+        dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             raise ValueError(f"All layer names in a model must be unique; repeated: {', '.join(dup)}")
         self._layers_list = layers
@@ -113,14 +121,15 @@ class Model(Layer):
     def _make_output_names(self):
         if isinstance(self._output_struct, dict):
             return list(self._output_struct.keys())
-        names = []
+        names, taken = [], set(self.input_names)
         for t in self._outputs:
             layer, _, idx = t._keras_history
             base = layer.name
             name, k = base, 1
-            while name in names or name in self.input_names:
+            while name in taken:
                 name, k = f"{base}_{k}", k + 1
             names.append(name)
+            taken.add(name)
         return names
 
     # ----------------------------------------------------------------------------- layer API
@@ -178,7 +187,7 @@ class Model(Layer):
         for node in self._nodes:
             layer = node.layer
             ins = [env[id(t)] for t in node.input_tensors]
-            index = layer._inbound_nodes.index(node)
+            index = node.index
             scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
             outs = layer._trace_node(node, ins, scope_name)
             for t, v in zip(node.output_tensors, outs):
@@ -203,7 +212,7 @@ class Model(Layer):
         for node in self._nodes:
             layer = node.layer
             specs = [Spec(tuple(t.shape), t.dtype) for t in node.output_tensors]
-            cid = g.add_call(layer, layer._inbound_nodes.index(node), node, specs, len(node.input_tensors))
+            cid = g.add_call(layer, node.index, node, specs, len(node.input_tensors))
             for slot, t in enumerate(node.input_tensors):
                 g.connect(where[id(t)], cid, slot)
             for var in layer.weights:
@@ -215,20 +224,35 @@ class Model(Layer):
         return g
 
     def compile_graph(self, opset: int | None = None, passes=None):
-        """Run the inference pipeline (lower, infer_shapes, cleanup) and return the PassManager."""
+        """Run the inference pipeline (lower, infer_shapes, cleanup) and return the PassManager.
+
+        The result of the default pipeline is kept with the layer graph: the model's structure is
+        fixed once it is built (a Sequential that changes resets the cache), and weights stay weight
+        nodes, never folded into constants, so the cached graph holds no weight values."""
         from passes.manager import inference_pipeline
-        pm = inference_pipeline() if passes is None else passes
-        pm.run(self.graph)
-        return pm
+        if passes is not None:
+            passes.run(self.graph)
+            return passes
+        if "inference" not in self._graph_cache:
+            pm = inference_pipeline()
+            pm.run(self.graph)
+            self._graph_cache["inference"] = pm
+        return self._graph_cache["inference"]
 
     def to_onnx(self, path=None, opset: int = 17, check: bool = True):
-        """Emit the inference ONNX model (and write it to ``path`` if given)."""
+        """Emit the inference ONNX model (and write it to ``path`` if given).
+
+        The passes and the emission run once per model (and opset); every call fills in the current
+        weight values, so a repeated call (and the session `predict` builds after a weight change)
+        costs a copy of the emitted graph plus the weights."""
         from .onnx import check as check_model
-        from .onnx import emit_model
-        pm = self.compile_graph()
-        model = emit_model(pm.graph, opset=opset, name=self.name,
-                           metadata={"irgraph.inputs": ",".join(self.input_names),
-                                     "irgraph.outputs": ",".join(self.output_names)})
+        from .onnx.emit import emit
+        key = ("onnx", opset)
+        if key not in self._graph_cache:  # emitted once per opset; the weights are read each call
+            self._graph_cache[key] = emit(self.compile_graph().graph, opset=opset, name=self.name,
+                                          metadata={"irgraph.inputs": ",".join(self.input_names),
+                                                    "irgraph.outputs": ",".join(self.output_names)})
+        model = self._graph_cache[key].proto()
         if check:
             check_model(model)
         if path is not None:
@@ -389,13 +413,16 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_tensor = None
         self._pending_batch_shape = None
+        self._chain: tuple = (None, [])  # the last build: (input tensor, [(layer, its output)])
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if layers:
+            self._rebuild()  # once, not once per layer
 
     def _default_name(self):
         return "sequential"
 
-    def add(self, layer):
+    def add(self, layer, rebuild=True):
         if isinstance(layer, KerasTensor):
             lyr = layer._keras_history[0]
             if not isinstance(lyr, InputLayer):
@@ -407,13 +434,15 @@ class Sequential(Model):
             if self._stack or self._input_tensor is not None:
                 raise ValueError("an Input can only be the first element of a Sequential model")
             self._input_tensor = layer.output
-            self._rebuild()
+            if rebuild:
+                self._rebuild()
             return
         self._stack.append(layer)
         if self._input_tensor is None and len(self._stack) == 1 and layer._batch_input_shape is not None:
             bs = layer._batch_input_shape
             self._input_tensor = Input(batch_shape=bs, dtype=_first_input_dtype(layer))
-        self._rebuild()
+        if rebuild:
+            self._rebuild()
 
     def pop(self):
         if not self._stack:
@@ -431,10 +460,28 @@ class Sequential(Model):
             self._nodes, self._inputs, self._outputs = [], [], []
             self.built = False
             return
+        # the calls of the last build stay valid for the layers still at the bottom of the stack:
+        # only the layers after them are called (``add`` calls one layer, ``pop`` none)
         x = self._input_tensor
-        for layer in self._stack:
+        built_from, built = self._chain
+        chain = []
+        if built_from is x:
+            for (lyr, out), layer in zip(built, self._stack):
+                if lyr is not layer:
+                    break
+                chain.append((lyr, out))
+                x = out
+        reused = len(chain)
+        for layer in self._stack[reused:]:
             x = layer(x)
-        self._init_graph(self._input_tensor, x)
+            chain.append((layer, x))
+        self._chain = (self._input_tensor, chain)
+        # one call per layer of the stack, in order: the reused calls are the first ``reused`` of the
+        # model's calls (checked on the last of them)
+        known = self._nodes[:reused]
+        if known and known[-1] is not chain[reused - 1][1].node:
+            known = [out.node for _, out in chain[:reused]]
+        self._init_graph(self._input_tensor, x, known_nodes=known)
 
     def build(self, input_shape=None):
         if self._input_tensor is None:

@@ -19,16 +19,30 @@ def _shape_str(layer) -> str:
     return str(shape).replace("None", "None")
 
 
-def _connected(layer, model) -> str:
+def _model_node_index(model) -> dict:
+    """{id(call): its index among the calls of its layer that belong to the model} for every call
+    of the model, found in one pass, so that a summary stays linear in the number of layers."""
+    nodes = getattr(model, "_nodes", [])
+    in_model = {id(n) for n in nodes}
+    own = {}
+    for lyr in {id(n.layer): n.layer for n in nodes}.values():
+        k = 0
+        for node in lyr._inbound_nodes:
+            if id(node) in in_model:
+                own[id(node)] = k
+                k += 1
+    return own
+
+
+def _connected(layer, own: dict) -> str:
     parts = []
     for node in layer._inbound_nodes:
-        if node not in getattr(model, "_nodes", []):
+        if id(node) not in own:
             continue
         for t in node.input_tensors:
             lyr, idx, ti = t._keras_history
-            own = [n for n in lyr._inbound_nodes if n in model._nodes]  # model-relative node index
             src = lyr._inbound_nodes[idx]
-            parts.append(f"{lyr.name}[{own.index(src) if src in own else idx}][{ti}]")
+            parts.append(f"{lyr.name}[{own.get(id(src), idx)}][{ti}]")  # model-relative node index
     return ", ".join(parts)
 
 
@@ -40,11 +54,12 @@ def summary_table(model) -> Table:
     functional = type(model).__name__ != "Sequential"
     if functional:
         table.add_column("Connected to")
+        own = _model_node_index(model)
     for layer in model.layers:
         params = layer.count_params() if layer.built else 0
         row = [f"{layer.name} ({type(layer).__name__})", _shape_str(layer), f"{params:,}"]
         if functional:
-            row.append(_connected(layer, model))
+            row.append(_connected(layer, own))
         table.add_row(*[escape(c) for c in row])
     return table
 

@@ -7,8 +7,6 @@ tensors recorded in ``graph.meta['gradients']`` ({wrt tensor: gradient tensor}).
 """
 from __future__ import annotations
 
-import networkx as nx
-
 from irgraph.ir import Graph
 from irgraph.ops.base import FLOAT_DTYPES, get_op
 import numpy as np
@@ -23,12 +21,8 @@ def _value(g: Graph, tensor: tuple) -> Value:
 def gradients(loss: Value, wrt: list, grad_loss: Value | None = None) -> list:
     """d(loss)/d(w) for each Value in ``wrt`` (None where ``loss`` does not depend on it)."""
     g = loss.graph
-    wrt_nodes = {w.node for w in wrt}
-    relevant = set()
-    for n in wrt_nodes:
-        relevant |= nx.descendants(g.nx, n)
-    relevant |= wrt_nodes
-    relevant &= nx.ancestors(g.nx, loss.node) | {loss.node}
+    # the ops on a path from some wrt to the loss: one forward and one backward walk
+    relevant = g.descendants_of({w.node for w in wrt}) & g.ancestors_of([loss.node])
     grads: dict[tuple, Value] = {}
     grads[loss.tensor] = grad_loss if grad_loss is not None else _one(loss)
     order = [n for n in g.topo() if n in relevant]

@@ -2,7 +2,6 @@
 arithmetic and any op whose inputs are all constants), and common-subexpression elimination."""
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
 from irgraph.ir import Graph
@@ -25,12 +24,8 @@ def cleanup(graph: Graph) -> Graph:
 
 
 def _dead_code(g: Graph) -> None:
-    live = set(g.outputs) | set(g.inputs)
-    for out in g.outputs:
-        live |= nx.ancestors(g.nx, out)
-    for n in list(g.nx.nodes):
-        if n not in live:
-            g.remove(n)
+    live = g.ancestors_of(g.outputs) | set(g.inputs)  # one backward walk from all outputs
+    g.remove_all([n for n in g.nx.nodes if n not in live])
 
 
 def _remove_identities(g: Graph) -> None:
@@ -174,6 +169,7 @@ def _merge_pool_indices(g: Graph) -> None:
 
 def _cse(g: Graph) -> None:
     seen: dict = {}
+    outputs = set(g.outputs)
     for n in g.topo():
         if n not in g.nx:
             continue
@@ -191,7 +187,7 @@ def _cse(g: Graph) -> None:
             keep = seen[key]
             for slot in range(len(d["specs"])):
                 g.replace_uses((n, slot), (keep, slot))
-            if n not in g.outputs:
+            if n not in outputs:
                 g.remove(n)
         else:
             seen[key] = n

@@ -55,8 +55,7 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
     unknown = [t.name for t in targets if t.name not in outputs]
     if unknown:
         raise ValueError(f"loss targets {unknown} name no model output; outputs are {list(outputs)}")
-    for o in list(g.outputs):
-        g.remove(o)
+    g.remove_all(g.outputs)
     new_outputs: list[tuple[str, Value]] = []
     with tracing(g, training=True):
         terms = []

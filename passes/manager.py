@@ -12,12 +12,14 @@ class PassManager:
         self.timings: dict[str, float] = {}
 
     def run(self, graph):
+        from irgraph.ir import gc_paused
         self.history = [("input", graph)]
-        for name, fn in self.passes:
-            t0 = time.perf_counter()
-            graph = fn(graph)
-            self.timings[name] = time.perf_counter() - t0
-            self.history.append((name, graph))
+        with gc_paused():
+            for name, fn in self.passes:
+                t0 = time.perf_counter()
+                graph = fn(graph)
+                self.timings[name] = time.perf_counter() - t0
+                self.history.append((name, graph))
         return graph
 
     @property

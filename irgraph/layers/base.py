@@ -141,6 +141,14 @@ class Node:
     def parent_nodes(self) -> list:
         return [t.node for t in self.input_tensors]
 
+    @property
+    def index(self) -> int:
+        """This call's position in its layer's ``_inbound_nodes`` (O(1): the outputs record it)."""
+        layer, i, _ = self.output_tensors[0]._keras_history
+        if layer is self.layer and self.layer._inbound_nodes[i] is self:
+            return i
+        return self.layer._inbound_nodes.index(self)
+
 
 # --------------------------------------------------------------------------------- the layer
 class Layer:
@@ -242,16 +250,17 @@ class Layer:
                 v.trainable = bool(value) and getattr(v, "_declared_trainable", True)
 
     def _all_layers(self):
+        """This layer and its sub-layers, each once, depth first in attribute order (explicit
+        stack: nested models of any depth)."""
         seen, out = set(), []
-
-        def walk(layer):
+        stack = [self]
+        while stack:
+            layer = stack.pop()
             if id(layer) in seen:
-                return
+                continue
             seen.add(id(layer))
             out.append(layer)
-            for sub in layer._sublayers:
-                walk(sub)
-        walk(self)
+            stack.extend(reversed(layer._sublayers))
         return out
 
     @property

@@ -3,6 +3,10 @@
 Graph inputs are named after the model inputs, graph outputs after the output layers, weights become
 initializers named by layer (``dense_1/kernel``; a shared weight is stored once) and every tensor gets
 its inferred shape as value_info, with ``batch`` and other symbolic dims as dim_params.
+
+`emit` returns an `EmittedModel`: the graph is emitted once and the weights stay references to
+their Variables, read each time `EmittedModel.proto()` makes a ModelProto. Emission is one pass over
+the nodes in topological order with O(1) work per node and tensor name.
 """
 from __future__ import annotations
 
@@ -43,14 +47,18 @@ class Emitter:
         self.initializers: list = []
         self.specs: dict[str, Spec] = {}
         self._used: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
         self._consts: dict[tuple, str] = {}
         self._node_name = ""
 
     def fresh(self, hint: str) -> str:
+        """``hint``, or ``hint_k`` with the smallest free k. The search for a base resumes where the
+        last one stopped (all smaller suffixes are taken), so naming n tensors alike stays O(n)."""
         base = _clean(hint) or "t"
-        name, k = base, 1
+        name, k = base, self._next_suffix.get(base, 1)
         while name in self._used:
             name, k = f"{base}_{k}", k + 1
+        self._next_suffix[base] = k
         self._used.add(name)
         return name
 
@@ -85,15 +93,48 @@ class Emitter:
     onnx_dtype = staticmethod(onnx_dtype)
 
 
+class EmittedModel:
+    """An emitted graph whose weight initializers are filled in from the Variables by `proto()`:
+    a new ModelProto after a weight change costs a copy of the graph plus the weights, not a new
+    emission. Initializers: the weights (in graph order), then the constants."""
+
+    def __init__(self, template, weights: list, constants: list):
+        self.template = template      # ModelProto without initializers
+        self.weights = weights        # [(initializer name, Variable)]
+        self.constants = constants    # [TensorProto]
+
+    def proto(self):
+        """A new ModelProto with the current value of every weight."""
+        model = onnx.ModelProto()
+        model.CopyFrom(self.template)
+        inits = model.graph.initializer
+        for wname, var in self.weights:
+            inits.append(numpy_helper.from_array(_contiguous(np.asarray(var.numpy(), dtype=var.dtype)), wname))
+        inits.extend(self.constants)
+        return model
+
+
 def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dict | None = None,
                doc: str = "", weights_as_inputs: bool = False):
     """Build the ModelProto for an op-level graph (after `lower` and `infer_shapes`)."""
+    return emit(graph, opset, name, metadata, doc, weights_as_inputs).proto()
+
+
+def emit(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dict | None = None,
+         doc: str = "", weights_as_inputs: bool = False) -> EmittedModel:
+    """Emit an op-level graph (after `lower` and `infer_shapes`); weights are read by ``proto()``."""
+    from ..ir import gc_paused
+    with gc_paused():
+        return _emit(graph, opset, name, metadata, doc, weights_as_inputs)
+
+
+def _emit(graph, opset, name, metadata, doc, weights_as_inputs) -> EmittedModel:
     if not MIN_OPSET <= opset <= max_opset():
         raise ValueError(f"opset must be between {MIN_OPSET} and {max_opset()} "
                          f"(the newest the installed onnx knows), got {opset}")
     e = Emitter(opset)
     names: dict[tuple, str] = {}
-    value_infos, weight_infos = [], []
+    value_infos, weight_infos, weights = [], [], []
     out_infos: dict = {}
     input_infos: dict = {}
 
@@ -123,8 +164,7 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
             if weights_as_inputs:
                 weight_infos.append(value_info(wname, d["specs"][0]))
             else:
-                e.initializers.append(numpy_helper.from_array(
-                    _contiguous(np.asarray(var.numpy(), dtype=var.dtype)), wname))
+                weights.append((wname, var))
         elif kind == "const":
             names[(nid, 0)] = e.const(d["value"])
         elif kind == "op":
@@ -156,14 +196,13 @@ def emit_model(graph, opset: int = MIN_OPSET, name: str = "model", metadata: dic
     plain = [input_infos[n] for n in graph.inputs if n in input_infos and ":" not in graph.node(n)["name"]]
     slots = [input_infos[n] for n in graph.inputs if n in input_infos and ":" in graph.node(n)["name"]]
     g_inputs = plain + weight_infos + slots
-    gp = helper.make_graph(e.nodes, _clean(name), g_inputs, g_outputs, initializer=e.initializers,
-                           value_info=value_infos, doc_string=doc)
+    gp = helper.make_graph(e.nodes, _clean(name), g_inputs, g_outputs, value_info=value_infos, doc_string=doc)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(gp, opset_imports=opsets, producer_name="irgraph",
                               ir_version=helper.find_min_ir_version_for(opsets))
-    for k, v in (metadata or {}).items():
-        helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, k: str(v)})
-    return model
+    if metadata:
+        helper.set_model_props(model, {k: str(v) for k, v in metadata.items()})
+    return EmittedModel(model, weights, e.initializers)
 
 
 def check(model) -> None:
@@ -171,4 +210,4 @@ def check(model) -> None:
     onnx.checker.check_model(model, full_check=True)
 
 
-__all__ = ["emit_model", "check", "Emitter", "MIN_OPSET", "max_opset", "TensorProto"]
+__all__ = ["emit", "emit_model", "EmittedModel", "check", "Emitter", "MIN_OPSET", "max_opset", "TensorProto"]

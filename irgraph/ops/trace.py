@@ -13,6 +13,7 @@ import numpy as np
 
 from .base import FLOAT_DTYPES, ShapeError, Spec, get_op
 from ..operators import TensorOperators
+from ..variables import Variable
 
 _state = threading.local()
 
@@ -119,7 +120,6 @@ def to_value(x, like: str | None = None) -> Value:
     if isinstance(x, Value):
         return x
     st = current()
-    from ..variables import Variable
     if isinstance(x, Variable):
         nid = st.graph.add_weight(x)
         return Value(st.graph, nid, 0, st.graph.node(nid)["specs"][0])
@@ -140,7 +140,6 @@ def _dtype_hint(inputs) -> str | None:
     for x in inputs:
         if isinstance(x, Value):
             return x.dtype
-    from ..variables import Variable
     for x in inputs:
         if isinstance(x, Variable):
             return x.dtype
