@@ -222,9 +222,9 @@ class Graph:
     def remove(self, nid: str) -> None:
         kind = self.nx._node[nid]["kind"]
         self.nx.remove_node(nid)
-        if kind == "input":  # only input and output nodes are listed: no list scan for the others
-            self.inputs.remove(nid)
-        elif kind == "output":
+        if kind == "input" and nid in self.inputs:  # only these two kinds are listed: no list
+            self.inputs.remove(nid)                  # scan when an op or a constant goes
+        elif kind == "output" and nid in self.outputs:
             self.outputs.remove(nid)
 
     def remove_all(self, nids) -> None:

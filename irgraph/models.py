@@ -252,9 +252,11 @@ class Model(Layer):
             self._graph_cache[key] = emit(self.compile_graph().graph, opset=opset, name=self.name,
                                           metadata={"irgraph.inputs": ",".join(self.input_names),
                                                     "irgraph.outputs": ",".join(self.output_names)})
-        model = self._graph_cache[key].proto()
-        if check:
-            check_model(model)
+        emitted = self._graph_cache[key]
+        model = emitted.proto()
+        if check and not emitted.checked:  # weight values (all that differs per call) never matter
+            check_model(model)             # to the checker: one full check per emitted graph
+            emitted.checked = True
         if path is not None:
             from .saving import atomic_write_bytes
             atomic_write_bytes(path, model.SerializeToString())

@@ -102,6 +102,7 @@ class EmittedModel:
         self.template = template      # ModelProto without initializers
         self.weights = weights        # [(initializer name, Variable)]
         self.constants = constants    # [TensorProto]
+        self.checked = False          # set once a proto of it passed the full ONNX check
 
     def proto(self):
         """A new ModelProto with the current value of every weight."""

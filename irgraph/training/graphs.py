@@ -86,6 +86,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
 
 
 def _check_unique(names):
-    dup = sorted({n for n in names if names.count(n) > 1})
+    seen: set = set()
+    dup = sorted({n for n in names if n in seen or seen.add(n)})  # one pass: a set, not list.count
     if dup:
         raise ValueError(f"compile(): metrics {dup} are given twice for the same output")
