@@ -293,8 +293,10 @@ class Model(Layer):
         kwargs.pop("sample_weight_mode", None)
         if kwargs:
             raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")
-        self.compiled = CompileConfig(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
-        self._trainer = None
+        compiled = CompileConfig(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
+        if self._trainer is not None:  # the weights stay; the old sessions and buffers go
+            self._trainer.close()
+        self.compiled, self._trainer = compiled, None
         self._compile_device = device
 
     @property

@@ -17,6 +17,7 @@ from ..backend import config
 from ..ops.base import ShapeError, Spec
 from ..ops.trace import Value, current, scope, tracing
 from ..tensor import KerasTensor
+from .. import variables as store
 from ..variables import Variable
 
 
@@ -286,7 +287,8 @@ class Layer:
     non_trainable_variables = non_trainable_weights
 
     def get_weights(self) -> list[np.ndarray]:
-        return [v.numpy().copy() for v in self.weights]
+        with store.LOCK:  # one consistent set, even while another thread writes
+            return [v.numpy().copy() for v in self.weights]
 
     def set_weights(self, weights) -> None:
         params = self.weights
@@ -303,8 +305,7 @@ class Layer:
             if w.shape != v.shape:
                 raise ValueError(f"layer '{self.name}': weight '{v.path}' has shape {v.shape}, "
                                  f"the provided array has shape {w.shape}")
-        for v, w in zip(params, weights):
-            v.assign(w)
+        store.assign_all(zip(params, weights))
 
     def count_params(self) -> int:
         if not self.built:
