@@ -66,6 +66,7 @@ class Variable(TensorOperators):
     def __init__(self, value, name: str, layer_name: str = "", trainable: bool = True,
                  regularizer=None, constraint=None):
         self._value = np.array(value)
+        self._dtype = self._value.dtype.name  # fixed: every assigned value is cast to it
         self._owner: Owner | None = None
         self._cached_at = -1  # the owner's version that the host copy in _value was read at
         self.name = name
@@ -85,7 +86,7 @@ class Variable(TensorOperators):
 
     @property
     def dtype(self) -> str:
-        return self._value.dtype.name
+        return self._dtype
 
     @property
     def version(self) -> int:

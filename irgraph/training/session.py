@@ -52,6 +52,7 @@ class TrainSession(store.Owner):
         self.version = 0
         self._seen = -1  # EPOCH after this session's last step or claim
         self._allocate()
+        self._scalars = self._scalar_buffers()
         self._bindings = [self._make_binding(0), self._make_binding(1)]
 
     def _allocate(self) -> None:
@@ -63,6 +64,19 @@ class TrainSession(store.Owner):
             if name not in self.updated:
                 self.buffers[1][name] = self.buffers[0][name]
 
+    def _scalar_buffers(self) -> dict | None:
+        """Host buffers for the loss and metric outputs when their shapes are static: the step
+        writes into them and they are read directly (no per-step wrapping of every bound output)."""
+        outs = {o.name: o for o in self.train.get_outputs()}
+        shapes = {n: outs[n].shape for n in self.scalar_outputs}
+        if not all(isinstance(d, int) for shape in shapes.values() for d in shape):
+            return None
+        types = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
+        if not all(outs[n].type in types for n in shapes):
+            return None
+        return {n: ort.OrtValue.ortvalue_from_shape_and_type(shape, types[outs[n].type], "cpu", 0)
+                for n, shape in shapes.items()}
+
     def _make_binding(self, k: int):
         b = self.train.io_binding()
         src, dst = self.buffers[k], self.buffers[1 - k]
@@ -71,7 +85,10 @@ class TrainSession(store.Owner):
         for name in self.updated:
             b.bind_ortvalue_output(f"{name}:new", dst[name])
         for name in self.scalar_outputs:
-            b.bind_output(name, "cpu")
+            if self._scalars is None:
+                b.bind_output(name, "cpu")
+            else:
+                b.bind_ortvalue_output(name, self._scalars[name])
         return b
 
     # ----------------------------------------------------------------------------- ownership
@@ -133,6 +150,8 @@ class TrainSession(store.Owner):
             self.optimizer.iterations = step + 1
             self.version = store.bump()
             self._seen = self.version
+            if self._scalars is not None:
+                return {name: v.numpy().copy() for name, v in self._scalars.items()}
             # the scalar outputs follow the state outputs in binding order
             values = b.get_outputs()[len(self.updated):]
         return {name: v.numpy().copy() for name, v in zip(self.scalar_outputs, values)}

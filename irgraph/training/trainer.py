@@ -10,6 +10,7 @@ from ..runtime import InputSpecCheck, resolve_providers
 from .data import Dataset, class_weights_to_sample_weights, is_generator_like, structure
 from .prefetch import Prefetcher
 from .graphs import build_step_graphs
+from . import validate
 from .session import TrainSession
 
 
@@ -36,7 +37,6 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- data
     def label_specs(self, ys: list) -> dict:
-        from . import validate
         specs = {}
         for name, y, loss, out in zip(self.config.output_names, ys, self.config.losses, self.model.outputs):
             if y is None:
@@ -56,7 +56,6 @@ class Trainer:
         return specs
 
     def dataset(self, x, y, sample_weight=None, class_weight=None) -> Dataset:
-        from . import validate
         names = self.config.output_names
         if x is None:
             raise ValueError(f"no input data given: pass x (the model's inputs {self.model.input_names}) "
