@@ -167,8 +167,8 @@ def irgraph_threads(n: int):
     from irgraph import runtime
     original = runtime.make_session
 
-    def make_session(model_bytes, providers):
-        return ort.InferenceSession(model_bytes, common.ort_session_options(n), providers=providers)
+    def make_session(proto, providers):
+        return ort.InferenceSession(proto.SerializeToString(), common.ort_session_options(n), providers=providers)
 
     runtime.make_session = make_session
     try:

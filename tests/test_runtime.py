@@ -94,3 +94,23 @@ def test_device_choice_errors():
         with pytest.raises(ValueError, match="onnxruntime-gpu"):
             m.predict(rand(2, 3), device="cuda")
     assert m.predict(rand(2, 3), device="cpu", verbose=0).shape == (2, 2)
+
+
+def test_large_graphs_get_onnxruntime_basic_optimizations_only():
+    import onnxruntime as ort
+
+    from irgraph import runtime
+    from irgraph.layers import Dense, Input
+    from irgraph.models import Model
+    x = Input(shape=(4,))
+    model = Model(x, Dense(2)(Dense(3)(x)))
+    full = runtime.make_session(model.to_onnx(), ["CPUExecutionProvider"])
+    assert full.get_session_options().graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    runtime.configure(large_graph_nodes=2)
+    try:
+        basic = runtime.make_session(model.to_onnx(), ["CPUExecutionProvider"])
+    finally:
+        runtime.configure(large_graph_nodes=10_000)
+    assert basic.get_session_options().graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    data = np.ones((2, 4), np.float32)
+    np.testing.assert_allclose(basic.run(None, {"input_layer": data})[0], model.predict(data, verbose=0), rtol=1e-6)

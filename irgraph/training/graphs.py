@@ -31,14 +31,27 @@ class MetricSlot:
 @dataclass
 class StepGraphs:
     train: object          # ModelProto
-    eval: object
     train_passes: PassManager
-    eval_passes: PassManager
     metrics: list          # [MetricSlot]
     output_losses: list    # graph output names '<out>_loss'
     trained: list          # [(Variable, [slot names])]
     state_vars: list       # Variables updated by layers (BatchNorm moving statistics)
     label_specs: dict
+    build_eval: object     # () -> (eval ModelProto, its PassManager), run on first use
+    _eval: tuple | None = None
+
+    def _evaluation(self) -> tuple:
+        if self._eval is None:  # built when first needed: training alone never pays for it
+            self._eval = self.build_eval()
+        return self._eval
+
+    @property
+    def eval(self):
+        return self._evaluation()[0]
+
+    @property
+    def eval_passes(self) -> PassManager:
+        return self._evaluation()[1]
 
 
 def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 17, check: bool = True):
@@ -69,20 +82,24 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
     train_pm = PassManager([lower_train, infer_shapes, trim_borders, add_loss, optimize, cleanup])
     train_graph = train_pm.run(model.graph)
-    eval_pm = PassManager([lower, infer_shapes, trim_borders, add_loss, cleanup])
-    eval_graph = eval_pm.run(model.graph)
     meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
     train = emit_model(train_graph, opset=opset, name=f"{model.name}_train_step", metadata=meta,
                        weights_as_inputs=True)
-    evals = emit_model(eval_graph, opset=opset, name=f"{model.name}_eval_step",
-                       metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
     if check:
         check_model(train)
-        check_model(evals)
+
+    def build_eval():
+        eval_pm = PassManager([lower, infer_shapes, trim_borders, add_loss, cleanup])
+        evals = emit_model(eval_pm.run(model.graph), opset=opset, name=f"{model.name}_eval_step",
+                           metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
+        if check:
+            check_model(evals)
+        return evals, eval_pm
+
     state_vars = [var for var, _ in train_graph.state_updates]
-    return StepGraphs(train, evals, train_pm, eval_pm, slots,
+    return StepGraphs(train, train_pm, slots,
                       [f"{n}_loss" for n, loss in zip(names, config.losses) if loss is not None],
-                      train_graph.meta.get("trained", []), state_vars, dict(label_specs))
+                      train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval)
 
 
 def _check_unique(names):

@@ -29,8 +29,7 @@ class TrainSession(store.Owner):
         self.graphs = graphs
         self.optimizer = optimizer  # its `iterations` counts the steps taken
         self.device = _device(providers)
-        self.train = make_session(graphs.train.SerializeToString(), providers)
-        self.eval = make_session(graphs.eval.SerializeToString(), providers)
+        self.train = make_session(graphs.train, providers)
         self.run_options = ort.RunOptions()
         # onnxruntime's Python run_with_iobinding looks this key up on every run; when it is absent the
         # lookup fails through an exception that costs tens of microseconds per step
@@ -43,10 +42,10 @@ class TrainSession(store.Owner):
         self.names = {id(v): n for n, v in self.state.items()}
         self.updated = [n for n in self.state_names if f"{n}:new" in train_out]
         self.scalar_outputs = [o.name for o in self.train.get_outputs() if not o.name.endswith(":new")]
-        self.eval_outputs = [o.name for o in self.eval.get_outputs()]
-        self.eval_state = [i.name for i in self.eval.get_inputs() if i.name in self.state]
         self.data_inputs = [i.name for i in self.train.get_inputs()
                             if i.name not in self.state and i.name not in ("lr", "step")]
+        self.providers = providers
+        self._eval = None  # the eval-step session, created by the first eval_step
         self.buffers: list[dict] = [{}, {}]
         self.current = 0
         self.version = 0
@@ -129,7 +128,7 @@ class TrainSession(store.Owner):
                 return
             self.release(self.state.values())
             self._bindings = self.buffers = None
-            self.train = self.eval = None
+            self.train = self._eval = None
 
     # ----------------------------------------------------------------------------- steps
     def train_step(self, feeds: dict, lr: float) -> dict:
@@ -156,19 +155,27 @@ class TrainSession(store.Owner):
             values = b.get_outputs()[len(self.updated):]
         return {name: v.numpy().copy() for name, v in zip(self.scalar_outputs, values)}
 
+    def _eval_session(self):
+        if self._eval is None:
+            sess = make_session(self.graphs.eval, self.providers)
+            self._eval = (sess, [o.name for o in sess.get_outputs()],
+                          [i.name for i in sess.get_inputs() if i.name in self.state],
+                          [i.name for i in sess.get_inputs() if i.name not in self.state])
+        return self._eval
+
     def eval_step(self, feeds: dict) -> dict:
         with store.LOCK:
             if self._seen != store.EPOCH[0]:
                 self.claim()
+            sess, outputs, state_inputs, data_inputs = self._eval_session()
             state = self.buffers[self.current]
-            b = self.eval.io_binding()
-            for name in self.eval_state:
+            b = sess.io_binding()
+            for name in state_inputs:
                 b.bind_ortvalue_input(name, state[name])
-            for i in self.eval.get_inputs():
-                if i.name not in state:
-                    b.bind_cpu_input(i.name, feeds[i.name])
-            for name in self.eval_outputs:
+            for name in data_inputs:
+                b.bind_cpu_input(name, feeds[name])
+            for name in outputs:
                 b.bind_output(name, "cpu")
-            self.eval.run_with_iobinding(b, self.run_options)
+            sess.run_with_iobinding(b, self.run_options)
             outs = b.get_outputs()
-        return {name: v.numpy().copy() for name, v in zip(self.eval_outputs, outs)}
+        return {name: v.numpy().copy() for name, v in zip(outputs, outs)}

@@ -99,3 +99,12 @@ def test_predict_concurrent_with_set_weights_sees_one_set():
     finally:
         stop.set()
         writer.join()
+
+
+def test_training_alone_never_builds_the_eval_step():
+    x, y = data()
+    model = build_model()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert model._trainer.graphs._eval is None and model._trainer.session._eval is None
+    loss = model.evaluate(x, y, verbose=0)
+    assert model._trainer.graphs._eval is not None and np.isfinite(loss)
