@@ -143,31 +143,44 @@ def _find_id_bounds(graph) -> dict:
     return _lowered_id_bounds(graph) if out is None else out
 
 
+def _consumers_reached(graph, start, follow):
+    """Every ``(node id, input slot, node)`` that reads a tensor reached from ``start``, walking on
+    through the consumers for which ``follow(node, slot)`` is true (explicit stack, each node once)."""
+    seen, stack = set(), [start]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for dst, slot, _ in graph.consumers(node):
+            d = graph.node(dst)
+            yield dst, slot, d
+            if follow(d, slot):
+                stack.append(dst)
+
+
 def _layer_id_bounds(graph):
     """``{input: IdBound}`` from the layer graph, or None when an opaque layer is reached."""
     from ..layers.embeddings import Embedding
+
+    def through(d, slot):
+        cls = type(d.get("layer"))
+        return d["kind"] == "call" and slot is not None and cls.__name__ in _PASS_LAYERS \
+            and cls.__module__.startswith("irgraph.layers")
+
     out = {}
     for nid in graph.inputs:
         best = None
-        seen, stack = set(), [nid]
-        while stack:
-            node = stack.pop()
-            if node in seen:
+        for _, slot, d in _consumers_reached(graph, nid, through):
+            if d["kind"] != "call" or slot is None:
                 continue
-            seen.add(node)
-            for dst, slot, _ in graph.consumers(node):
-                d = graph.node(dst)
-                if d["kind"] != "call" or slot is None:
-                    continue
-                layer = d["layer"]
-                cls = type(layer)
-                if cls is Embedding or (isinstance(layer, Embedding) and cls.call is Embedding.call):
-                    if best is None or layer.input_dim < best.limit:
-                        best = IdBound(layer.input_dim, layer.name, f"Embedding with input_dim={layer.input_dim}")
-                elif cls.__name__ in _PASS_LAYERS and cls.__module__.startswith("irgraph.layers"):
-                    stack.append(dst)
-                elif cls.__name__ in _OPAQUE_LAYERS or not cls.__module__.startswith("irgraph.layers"):
-                    return None
+            layer = d["layer"]
+            cls = type(layer)
+            if cls is Embedding or (isinstance(layer, Embedding) and cls.call is Embedding.call):
+                if best is None or layer.input_dim < best.limit:
+                    best = IdBound(layer.input_dim, layer.name, f"Embedding with input_dim={layer.input_dim}")
+            elif cls.__name__ in _OPAQUE_LAYERS or not cls.__module__.startswith("irgraph.layers"):
+                return None
         if best is not None:
             out[graph.node(nid)["name"]] = best
     return out
@@ -176,34 +189,27 @@ def _layer_id_bounds(graph):
 def _lowered_id_bounds(graph) -> dict:
     from passes.lower import lower
     g = lower(graph)
+
+    def through(d, slot):
+        return d["kind"] == "op" and (d["op"] in _VALUE_PRESERVING or (d["op"] == "Gather" and slot == 0))
+
     out = {}
     for nid in g.inputs:
-        name = g.node(nid)["name"]
         best = None
-        seen, stack = set(), [nid]
-        while stack:
-            node = stack.pop()
-            if node in seen:
+        for dst, slot, d in _consumers_reached(g, nid, through):
+            if d["kind"] != "op" or d["op"] != "Gather" or slot != 1:
                 continue
-            seen.add(node)
-            for dst, slot, _ in g.consumers(node):
-                d = g.node(dst)
-                if d["kind"] != "op":
-                    continue
-                if d["op"] == "Gather" and slot == 1:
-                    data = g.in_tensors(dst)[0]
-                    spec = g.spec(data)
-                    axis = d["attrs"].get("axis", 0) % max(spec.rank, 1)
-                    dim = spec.shape[axis] if spec.rank else None
-                    if isinstance(dim, int) and (best is None or dim < best.limit):
-                        var = g.node(data[0]).get("var") if g.kind(data[0]) == "weight" else None
-                        table = (f"Embedding with input_dim={dim}" if var is not None and
-                                 var.path.endswith("embeddings") else f"a table of {dim} entries on axis {axis}")
-                        best = IdBound(dim, d.get("scope") or dst, table)
-                elif d["op"] in _VALUE_PRESERVING or (d["op"] == "Gather" and slot == 0):
-                    stack.append(dst)
+            data = g.in_tensors(dst)[0]
+            spec = g.spec(data)
+            axis = d["attrs"].get("axis", 0) % max(spec.rank, 1)
+            dim = spec.shape[axis] if spec.rank else None
+            if isinstance(dim, int) and (best is None or dim < best.limit):
+                var = g.node(data[0]).get("var") if g.kind(data[0]) == "weight" else None
+                table = (f"Embedding with input_dim={dim}" if var is not None and
+                         var.path.endswith("embeddings") else f"a table of {dim} entries on axis {axis}")
+                best = IdBound(dim, d.get("scope") or dst, table)
         if best is not None:
-            out[name] = best
+            out[g.node(nid)["name"]] = best
     return out
 
 
