@@ -35,10 +35,11 @@ class PassManager:
 
 def inference_pipeline(training: bool = False) -> PassManager:
     from .cleanup import cleanup
+    from .fuse import fuse
     from .lower import lower
     from .shapes import infer_shapes
 
     def lower_(g):
         return lower(g, training=training)
     lower_.__name__ = "lower"
-    return PassManager([lower_, infer_shapes, cleanup])
+    return PassManager([lower_, infer_shapes, cleanup, fuse])

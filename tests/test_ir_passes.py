@@ -113,11 +113,11 @@ def test_pass_manager_keeps_every_intermediate_graph():
     pm = inference_pipeline()
     g = shared_model().graph
     out = pm.run(g)
-    assert [n for n, _ in pm.history] == ["input", "lower", "infer_shapes", "cleanup"]
+    assert [n for n, _ in pm.history] == ["input", "lower", "infer_shapes", "cleanup", "fuse"]
     assert pm.after("input") is g and pm.graph is out
     assert pm.after("lower").count("call") == 0
     with pytest.raises(KeyError):
-        pm.after("fuse")
+        pm.after("autodiff")
     custom = PassManager([("noop", lambda gr: gr)])
     assert custom.run(g) is g
 
@@ -192,3 +192,25 @@ def test_trim_borders_crops_what_no_window_reads_and_keeps_values():
     outs = [bare_session(emit_model(g)).run(None, {model.input_names[0]: arr}) for g in (before, after)]
     for u, v in zip(*outs):
         np.testing.assert_allclose(u, v, rtol=1e-6, atol=1e-6)
+
+
+def test_fuse_turns_dense_matmul_plus_bias_into_gemm_only_where_it_is_2d():
+    from irgraph.layers import Dense, Input
+    from irgraph.models import Model
+    from passes.fuse import fuse
+    x = Input(shape=(4,))
+    seq = Input(shape=(3, 4))
+    h = Dense(5, activation="relu")(x)
+    model = Model([x, seq], [Dense(2)(h), Dense(2)(seq)])  # the second Dense is 3-D: MatMul + Add stay
+    pm = inference_pipeline()
+    before = pm.run(model.graph)
+    assert pm.after("cleanup").op_counts().get("Gemm", 0) == 0
+    counts = before.op_counts()
+    assert counts["Gemm"] == 2 and counts["MatMul"] == 1 and counts["Add"] == 1
+    assert fuse(pm.after("cleanup")).op_counts() == counts  # the pass alone, on any graph
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 3, 4)).astype(np.float32)
+    k1, b1, k2, b2, k3, b3 = model.get_weights()
+    out1, out2 = model.predict([a, b], verbose=0)
+    np.testing.assert_allclose(out1, np.maximum(a @ k1 + b1, 0) @ k2 + b2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out2, b @ k3 + b3, rtol=1e-5, atol=1e-6)

@@ -90,7 +90,7 @@ def x():
 # ------------------------------------------------------------------------------- (a) deep chain
 def test_deep_chain_exports_and_predicts_like_numpy(chain, x):
     proto = chain.to_onnx()  # full ONNX check
-    assert sum(n.op_type == "MatMul" for n in proto.graph.node) == DEPTH
+    assert sum(n.op_type == "Gemm" for n in proto.graph.node) == DEPTH  # MatMul + bias fused
     np.testing.assert_allclose(chain.predict(x, verbose=0), numpy_forward(chain, x), atol=1e-4)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from passes.cleanup import cleanup
+from passes.fuse import fuse
 from passes.loss import OutputTarget, attach_loss, metric_output_name
 from passes.lower import lower
 from passes.manager import PassManager
@@ -80,7 +81,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
         return apply_optimizer(g, config.optimizer)
 
     lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
-    train_pm = PassManager([lower_train, infer_shapes, trim_borders, add_loss, optimize, cleanup])
+    train_pm = PassManager([lower_train, infer_shapes, trim_borders, fuse, add_loss, optimize, cleanup])
     train_graph = train_pm.run(model.graph)
     meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
     train = emit_model(train_graph, opset=opset, name=f"{model.name}_train_step", metadata=meta,
@@ -89,7 +90,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
         check_model(train)
 
     def build_eval():
-        eval_pm = PassManager([lower, infer_shapes, trim_borders, add_loss, cleanup])
+        eval_pm = PassManager([lower, infer_shapes, trim_borders, fuse, add_loss, cleanup])
         evals = emit_model(eval_pm.run(model.graph), opset=opset, name=f"{model.name}_eval_step",
                            metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
         if check:
