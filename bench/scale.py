@@ -7,8 +7,8 @@ once, in this order, in one fresh process per model:
   build     create the layers, call them, ``Model(inputs, outputs)``
   to_onnx   ``model.to_onnx()`` (passes, emission, full ONNX check)
   predict   the first ``model.predict(x)`` (an onnxruntime session from the exported graph, one run)
-  train     ``model.compile('sgd', 'mse')`` and the first ``train_on_batch`` (the train- and eval-step
-            graphs, their sessions, one step)
+  train     ``model.compile('sgd', 'mse')`` and the first ``train_on_batch`` (the train-step graph,
+            its session, one step; the eval step is built by the first evaluate)
 
 Every process runs at Python's default recursion limit (checked). Figures per stage: wall seconds,
 the part of them spent creating onnxruntime sessions (``ort``), and the peak resident memory of the
