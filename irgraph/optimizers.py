@@ -254,8 +254,12 @@ class Optimizer:
         """Clip all gradients, then update every weight: ``(new_vars, new_slots)``."""
         grads = self.clip_gradients(grads)
         new_vars, new_slots = [], []
+        scalars: dict = {}  # lr and step as shape-(1,) Values, made once per weight dtype
         for v, g, s in zip(variables, grads, slots):
-            nv, ns = self.update(v, g, s, lr, step)
+            dtype = to_value(v).dtype
+            if dtype not in scalars:
+                scalars[dtype] = (_vec(lr, dtype), _vec(step, dtype))
+            nv, ns = self.update(v, g, s, *scalars[dtype])
             new_vars.append(nv)
             new_slots.append(ns)
         return new_vars, new_slots

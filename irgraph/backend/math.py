@@ -12,18 +12,23 @@ import numpy as np
 
 from ..ops.base import FLOAT_DTYPES
 from ..ops.trace import Value, apply, constant, to_value
+from ..tensor import KerasTensor
 from . import config
 
 
 # ------------------------------------------------------------------------------------- lifting
 def _has_keras_tensor(obj) -> bool:
-    from ..tensor import KerasTensor
+    """Whether ``obj`` (an argument, or a list, tuple or dict of them) holds a functional tensor.
+    Called on every backend function call: a plain loop, no generator per level."""
     if isinstance(obj, KerasTensor):
         return True
-    if isinstance(obj, (list, tuple)):
-        return any(_has_keras_tensor(o) for o in obj)
     if isinstance(obj, dict):
-        return any(_has_keras_tensor(o) for o in obj.values())
+        obj = obj.values()
+    elif not isinstance(obj, (list, tuple)):
+        return False
+    for o in obj:
+        if isinstance(o, KerasTensor) or (isinstance(o, (list, tuple, dict)) and _has_keras_tensor(o)):
+            return True
     return False
 
 
