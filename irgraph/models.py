@@ -268,9 +268,11 @@ class Model(Layer):
         if rt is not None and rt.device_request == device:
             return rt
         from .runtime import InferenceRunner
-        if self._runtime is None or self._runtime.device_request != device:
-            self._runtime = InferenceRunner(self, device)
-        return self._runtime
+        from .variables import LOCK
+        with LOCK:  # concurrent first calls share one runner (and so build one session)
+            if self._runtime is None or self._runtime.device_request != device:
+                self._runtime = InferenceRunner(self, device)
+            return self._runtime
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None, device="auto"):
         return self._runner(device).predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
