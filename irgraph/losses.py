@@ -246,15 +246,28 @@ def _log_prob(y_pred, from_logits, axis):
     return K.log(K.clip(p, eps, 1.0 - eps))
 
 
-def _sparse_labels(y_true, y_pred):
+def shape_text(shape) -> str:
+    """A shape as people read it: ``(None, 3)``, ``(5,)``."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def sparse_labels(y_true, y_pred, what: str = "sparse_categorical_crossentropy", hint: str = "",
+                  noun: str = "labels"):
+    """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing 1 is squeezed), for the sparse
+    losses and metrics; any other shape is a ValueError naming ``what`` (plus ``hint``)."""
     y_true = _t(y_true)
     if y_true.ndim == y_pred.ndim and _last_dim(y_true) == 1:
         y_true = K.squeeze(y_true, -1)
     if y_true.ndim != y_pred.ndim - 1:
-        raise ValueError(f"sparse_categorical_crossentropy expects integer labels of shape "
-                         f"{tuple(y_pred.shape[:-1])} or {tuple(y_pred.shape[:-1]) + (1,)} for "
-                         f"predictions of shape {tuple(y_pred.shape)}, got labels of shape "
-                         f"{tuple(y_true.shape)}")
+        classes = tuple(y_pred.shape[:-1])
+        raise ValueError(f"{what} expects integer {noun} of shape {shape_text(classes)} or "
+                         f"{shape_text(classes + (1,))} for predictions of shape {shape_text(y_pred.shape)}, "
+                         f"got labels of shape {shape_text(y_true.shape)}{hint}")
+    return y_true
+
+
+def _sparse_labels(y_true, y_pred):
+    y_true = sparse_labels(y_true, y_pred)
     return y_true if y_true.dtype == "int64" else K.cast(y_true, "int64")
 
 

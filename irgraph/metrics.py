@@ -70,20 +70,14 @@ def _where() -> str:
 
 
 def _sparse_labels(y_true, y_pred, metric: str):
-    """Integer labels of shape ``y_pred.shape[:-1]`` (a trailing 1 is squeezed); one-hot labels are
-    refused with a pointer to the categorical metric."""
-    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = K.squeeze(y_true, -1)
-    if y_true.ndim != y_pred.ndim - 1:
-        raise ValueError(f"{_where()}{metric} expects integer class labels of shape "
-                         f"{_fmt(y_pred.shape[:-1])} or {_fmt(tuple(y_pred.shape[:-1]) + (1,))} for predictions of "
-                         f"shape {_fmt(y_pred.shape)}, got labels of shape {_fmt(y_true.shape)}; for one-hot "
-                         f"labels use {metric.replace('sparse_', '')}")
-    return y_true
+    """Integer labels of shape ``y_pred.shape[:-1]``; one-hot labels are refused with a pointer to
+    the categorical metric."""
+    return losses_module.sparse_labels(y_true, y_pred, f"{_where()}{metric}",
+                                       f"; for one-hot labels use {metric.replace('sparse_', '')}",
+                                       noun="class labels")
 
 
-def _fmt(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+_fmt = losses_module.shape_text
 
 
 def _count(value, what: str, where: str) -> int:
