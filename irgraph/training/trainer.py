@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import callbacks as callbacks_mod
-from .. import variables
 from ..ops.base import Spec
 from ..runtime import InputSpecCheck, resolve_providers
 from .data import Dataset, class_weights_to_sample_weights, is_generator_like, structure
