@@ -28,6 +28,12 @@ def fresh(lr=0.1, momentum=0.5):
     return model, NumpyNet(model.get_weights(), lr, momentum)
 
 
+def step_both(model, ref, x, y, sl):
+    """One train_on_batch of the model and the same SGD step of the numpy reference."""
+    model.train_on_batch(x[sl], y[sl])
+    ref.step(x[sl], y[sl])
+
+
 def other_weights(model, seed=7):
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in model.get_weights()]
@@ -78,27 +84,23 @@ def test_compile_again_keeps_weights_and_starts_a_fresh_optimizer(xy, read_betwe
     x, y = xy
     model, ref = fresh()
     for i in range(3):
-        model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
-        ref.step(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        step_both(model, ref, x, y, slice(i * 8, (i + 1) * 8))
     if read_between:
         model.get_weights()
     model.compile(optimizers.SGD(0.05, momentum=0.5), "mse")  # fine-tuning at a smaller rate
     ref.lr = 0.05
     ref.fresh_optimizer()
     for i in range(3):
-        model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
-        ref.step(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        step_both(model, ref, x, y, slice(i * 8, (i + 1) * 8))
     assert_matches(model, ref, x, y)
 
 
 def test_compile_again_with_the_same_optimizer_keeps_its_state(xy):
     x, y = xy
     model, ref = fresh()
-    model.train_on_batch(x[:8], y[:8])
-    ref.step(x[:8], y[:8])
+    step_both(model, ref, x, y, slice(0, 8))
     model.compile(model.optimizer, "mse", metrics=["mae"])
-    model.train_on_batch(x[8:16], y[8:16])
-    ref.step(x[8:16], y[8:16])
+    step_both(model, ref, x, y, slice(8, 16))
     assert model.optimizer.iterations == 2
     assert_matches(model, ref, x, y)
 
@@ -158,43 +160,36 @@ def test_set_weights_from_every_callback_hook(xy, hook):
         maybe("on_epoch_end", epoch)
     maybe("on_train_end", None)
     assert_matches(model, ref, x, y)
-    model.train_on_batch(x[:16], y[:16])
-    ref.step(x[:16], y[:16])
+    step_both(model, ref, x, y, slice(0, 16))
     assert_matches(model, ref, x, y)
 
 
 def test_load_weights_and_set_weights_between_steps(tmp_path, xy):
     x, y = xy
     model, ref = fresh()
-    model.train_on_batch(x[:8], y[:8])
-    ref.step(x[:8], y[:8])
+    step_both(model, ref, x, y, slice(0, 8))
     model.save_weights(tmp_path / "w.npz")
     saved = [w.copy() for w in ref.w]
-    model.train_on_batch(x[8:16], y[8:16])
-    ref.step(x[8:16], y[8:16])
+    step_both(model, ref, x, y, slice(8, 16))
     model.load_weights(tmp_path / "w.npz")  # weights back, optimizer state kept (as Keras)
     ref.w = [w.copy() for w in saved]
     assert_matches(model, ref, x, y)
-    model.train_on_batch(x[16:24], y[16:24])
-    ref.step(x[16:24], y[16:24])
+    step_both(model, ref, x, y, slice(16, 24))
     new = other_weights(model)
     model.set_weights(new)
     ref.w = [np.asarray(a, np.float64) for a in new]
-    model.train_on_batch(x[24:32], y[24:32])
-    ref.step(x[24:32], y[24:32])
+    step_both(model, ref, x, y, slice(24, 32))
     assert_matches(model, ref, x, y)
 
 
 def test_a_layer_assign_reaches_the_device(xy):
     x, y = xy
     model, ref = fresh()
-    model.train_on_batch(x[:8], y[:8])
-    ref.step(x[:8], y[:8])
+    step_both(model, ref, x, y, slice(0, 8))
     bias = model.get_layer("out").weights[1]
     bias.assign(np.array([0.25], np.float32))
     ref.w[3] = np.array([0.25])
-    model.train_on_batch(x[8:16], y[8:16])
-    ref.step(x[8:16], y[8:16])
+    step_both(model, ref, x, y, slice(8, 16))
     assert_matches(model, ref, x, y)
 
 
@@ -308,8 +303,7 @@ def test_models_sharing_weights_train_in_turn(xy):
     twin.compile(optimizers.SGD(0.1, momentum=0.5), "mse")
     ref_twin_m = [np.zeros_like(w) for w in ref.w]
     for i in range(3):
-        model.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
-        ref.step(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
+        step_both(model, ref, x, y, slice(i * 8, (i + 1) * 8))
         twin.train_on_batch(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
         ref.m, ref_twin_m = ref_twin_m, ref.m  # the twin has its own optimizer state
         ref.step(x[i * 8:(i + 1) * 8], y[i * 8:(i + 1) * 8])
@@ -321,8 +315,7 @@ def test_models_sharing_weights_train_in_turn(xy):
 def test_save_between_compile_and_first_step_keeps_the_optimizer_state(tmp_path, xy):
     x, y = xy
     model, ref = fresh()
-    model.train_on_batch(x[:8], y[:8])
-    ref.step(x[:8], y[:8])
+    step_both(model, ref, x, y, slice(0, 8))
     model.compile(model.optimizer, "mse")  # same optimizer: its slots and step count go on
     model.save(tmp_path / "m.onnx")
     loaded = load_model(tmp_path / "m.onnx")
