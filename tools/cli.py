@@ -34,8 +34,11 @@ def load_factory(spec: str):
         model = model[0]
     if isinstance(model, dict):
         model = next(iter(model.values()))
+    if not isinstance(model, Model) and isinstance(getattr(model, "model", None), Model):
+        model = model.model  # a factory returning a namespace of the listing's objects
     if not isinstance(model, Model):
-        raise SystemExit(f"irgraph: {spec} gave {type(model).__name__}, not a Model")
+        raise SystemExit(f"irgraph: {spec} gave {type(model).__name__}, not a Model (nor a tuple, list, "
+                         "dict or object whose first entry or .model is one)")
     return model
 
 

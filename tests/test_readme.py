@@ -1,0 +1,85 @@
+"""Every command the README shows runs: the set-up block's main job (after its install step, which
+this environment already did), the test command (as .ci/run reads it), the Python usage example and
+the command-line examples."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+
+
+def blocks(lang: str) -> list[str]:
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def commands(block: str) -> list[str]:
+    """The commands of an sh block: lines without their trailing comments."""
+    out = []
+    for line in block.splitlines():
+        line = line.split("  #")[0].strip()
+        if line:
+            out.append(line)
+    return out
+
+
+def run(cmd: str, cwd: str, timeout: int = 600) -> str:
+    """Run one README command with this environment's python and irgraph script."""
+    argv = shlex.split(cmd)
+    if argv[0] in (".venv/bin/python", "python"):
+        argv[0] = sys.executable
+    elif argv[0] in (".venv/bin/irgraph", "irgraph"):
+        argv[0] = os.path.join(BIN, "irgraph")
+    env = {**os.environ, "PYTHONPATH": ROOT}  # the README runs from the repository root
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"README command failed: {cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_setup_block_has_exactly_two_commands_install_then_run():
+    setup = commands(blocks("sh")[0])
+    assert len(setup) == 2
+    for line in setup:
+        assert line.startswith("python3 -m venv .venv && .venv/bin/pip install -q -e '.[")
+    assert setup[1].endswith(".venv/bin/python -m pytest -q")
+
+
+def test_main_job_runs_end_to_end(tmp_path):
+    """The first set-up command, from its first step after the install, with outputs under tmp."""
+    steps = [s.strip() for s in commands(blocks("sh")[0])[0].split("&&")]
+    assert steps[0].startswith("python3 -m venv") and ".venv/bin/pip install" in steps[1]
+    out = ""
+    for step in steps[2:]:
+        step = step.replace("out/", f"{tmp_path}/out/").replace("examples/", f"{ROOT}/examples/")
+        out += run(step, cwd=ROOT)
+    assert (tmp_path / "out/digits/digits.onnx").exists()
+    assert "[FAIL]" not in out
+    assert re.search(r"test accuracy[^\n]*0\.9\d", out), out[-2000:]
+
+
+def test_usage_example_and_command_line_examples(tmp_path, monkeypatch):
+    """The Python example runs with data of its shapes; then the command-line examples, in the
+    same directory (``irgraph inspect mlp.onnx`` reads the file the example wrote)."""
+    [example] = blocks("python")
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((64, 784)).astype(np.float32)
+    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
+    namespace = {"x_array": data[:5], "data": data, "labels": labels,
+                 "test_data": data[:16], "test_labels": labels[:16]}
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert (tmp_path / "mlp.onnx").exists() and (tmp_path / "train_step.onnx").exists()
+    cli = commands(blocks("sh")[1])
+    assert cli and all(c.startswith("irgraph ") for c in cli)
+    for cmd in cli:
+        out = run(cmd, cwd=str(tmp_path))
+        assert out.strip()
