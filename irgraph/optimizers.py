@@ -254,15 +254,20 @@ class Optimizer:
         """Clip all gradients, then update every weight: ``(new_vars, new_slots)``."""
         grads = self.clip_gradients(grads)
         new_vars, new_slots = [], []
-        scalars: dict = {}  # lr and step as shape-(1,) Values, made once per weight dtype
+        scalars: dict = {}
         for v, g, s in zip(variables, grads, slots):
-            dtype = to_value(v).dtype
-            if dtype not in scalars:
-                scalars[dtype] = (_vec(lr, dtype), _vec(step, dtype))
-            nv, ns = self.update(v, g, s, *scalars[dtype])
+            nv, ns = self.update(v, g, s, *self.step_scalars(lr, step, to_value(v).dtype, scalars))
             new_vars.append(nv)
             new_slots.append(ns)
         return new_vars, new_slots
+
+    @staticmethod
+    def step_scalars(lr, step, dtype: str, cache: dict) -> tuple:
+        """``lr`` and ``step`` as shape-(1,) Values of ``dtype``, made once per dtype in ``cache``
+        (one Cast/Reshape pair per dtype instead of one per weight)."""
+        if dtype not in cache:
+            cache[dtype] = (_vec(lr, dtype), _vec(step, dtype))
+        return cache[dtype]
 
     def _update_step(self, var, grad, slots, lr, step):
         raise NotImplementedError(f"{type(self).__name__} has no update rule")

@@ -37,6 +37,7 @@ def apply_optimizer(graph: Graph, optimizer) -> Graph:
         with scope("optimizer"):
             clipped = optimizer.clip_gradients([gr for _, _, gr in pairs]) if pairs else []
         updates = []
+        scalars: dict = {}  # lr and step per weight dtype
         for (w, value, _), grad in zip(pairs, clipped):
             var = g.node(w)["var"]
             names = optimizer.slot_names()
@@ -44,8 +45,10 @@ def apply_optimizer(graph: Graph, optimizer) -> Graph:
             for s in names:
                 nid = g.add_input(f"{var.path}:{s}", Spec(tuple(var.shape), var.dtype))
                 slots.append(Value(g, nid, 0, g.node(nid)["specs"][0]))
+            with scope("optimizer"):
+                lr_v, step_v = optimizer.step_scalars(lr, step, value.dtype, scalars)
             with scope(f"optimizer/{var.path}"):
-                new_value, new_slots = optimizer.update(value, grad, slots, lr, step)
+                new_value, new_slots = optimizer.update(value, grad, slots, lr_v, step_v)
             updates.append((var, new_value, list(zip(names, new_slots))))
             trained.append((var, names))
     for var, new_value, new_slots in updates:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import callbacks as callbacks_mod
+from ..ir import gc_paused
 from ..ops.base import Spec
 from ..runtime import InputSpecCheck, resolve_providers
 from .data import Dataset, class_weights_to_sample_weights, is_generator_like, structure
@@ -109,10 +110,12 @@ class Trainer:
         specs = self.label_specs(ys)
         if self.graphs is not None and self.graphs.label_specs == specs:
             return
-        graphs = build_step_graphs(self.model, self.config, specs)
-        self.close()
-        self.graphs = graphs
-        self.session = TrainSession(graphs, self.providers, self._state_variables(), self.config.optimizer)
+        with gc_paused():  # graph building and session set-up allocate millions of small objects
+            graphs = build_step_graphs(self.model, self.config, specs)
+            self.close()
+            self.graphs = graphs
+            self.session = TrainSession(graphs, self.providers, self._state_variables(),
+                                        self.config.optimizer)
 
     # ----------------------------------------------------------------------------- state
     def _state_variables(self) -> dict:
