@@ -9,6 +9,7 @@ by the activations that take them), and ``linear_before_reset`` for GRU.
 """
 from __future__ import annotations
 
+from .recurrent_grad import recurrent_vjp
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, register
 
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
@@ -60,10 +61,9 @@ class _Recurrent(Op):
         e.node(self.name, ins, outs, **kw)
 
     def vjp(self, attrs, ins, outs, grads):
-        raise NotImplementedError(
-            f"cannot differentiate the {self.name} op: training recurrent layers arrives in a later "
-            "issue; freeze the layer with trainable=False (together with the layers that feed it) or "
-            "keep it out of the path from the loss to the trained weights")
+        """Backpropagation through time: recomputation batched over the steps and one reverse Scan
+        per direction (see recurrent_grad)."""
+        return recurrent_vjp(self.name, attrs, ins, outs, grads)
 
 
 @register

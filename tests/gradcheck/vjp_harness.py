@@ -34,6 +34,7 @@ from irgraph.ops.base import Spec
 from irgraph.ops.trace import Value, apply, tracing
 from passes.autodiff import gradients
 from passes.cleanup import cleanup
+from recurrent_reference import REFERENCE_OPS
 
 EPS = 1e-6
 BATCH = 2
@@ -188,12 +189,20 @@ class MaxUnpool(OpRun):
         return (out.reshape(tuple(int(d) for d in output_shape)),)
 
 
+def _float64_recurrent(model: onnx.ModelProto) -> bool:
+    """onnxruntime accepts a float64 LSTM/GRU/RNN at session creation and fails when it runs."""
+    doubles = any(i.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE for i in model.graph.input)
+    return doubles and any(n.op_type in ("LSTM", "GRU", "RNN") for n in model.graph.node)
+
+
 class Runner:
     """Runs a model in onnxruntime, or in the ONNX reference evaluator if onnxruntime lacks a kernel."""
 
     def __init__(self, model: onnx.ModelProto, allow_reference: bool = True):
         self.kind = "ort"
         try:
+            if allow_reference and _float64_recurrent(model):
+                raise RuntimeError("NOT_IMPLEMENTED: onnxruntime's LSTM, GRU and RNN fail on double at run time")
             so = ort.SessionOptions()
             so.log_severity_level = 3
             so.intra_op_num_threads = 1
@@ -202,7 +211,7 @@ class Runner:
             if not allow_reference or "NOT_IMPLEMENTED" not in str(err):
                 raise
             self.kind = "reference"
-            self.sess = ReferenceEvaluator(model, new_ops=[Erf, ConvTranspose, MaxUnpool])
+            self.sess = ReferenceEvaluator(model, new_ops=[Erf, ConvTranspose, MaxUnpool] + REFERENCE_OPS)
         self.outputs = [o.name for o in model.graph.output]
 
     def __call__(self, feeds: dict, names=None) -> list:
