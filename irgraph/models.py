@@ -51,7 +51,7 @@ def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
                     f"Graph disconnected: cannot obtain value for tensor {t.name} (input "
                     f"'{layer.name}') needed by layer '{reader}'. Pass that Input in the model's inputs.")
             stack.append((t, reader, True))
-            stack.extend((p, layer.name, False) for p in reversed(node.input_tensors))
+            stack.extend((p, layer.name, False) for p in reversed(node.all_input_tensors))
     return nodes
 
 
@@ -186,7 +186,7 @@ class Model(Layer):
         env = {id(t): v for t, v in zip(self._inputs, values)}
         for node in self._nodes:
             layer = node.layer
-            ins = [env[id(t)] for t in node.input_tensors]
+            ins = [env[id(t)] for t in node.all_input_tensors]
             index = node.index
             scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
             outs = layer._trace_node(node, ins, scope_name)
@@ -212,8 +212,9 @@ class Model(Layer):
         for node in self._nodes:
             layer = node.layer
             specs = [Spec(tuple(t.shape), t.dtype) for t in node.output_tensors]
-            cid = g.add_call(layer, node.index, node, specs, len(node.input_tensors))
-            for slot, t in enumerate(node.input_tensors):
+            reads = node.all_input_tensors
+            cid = g.add_call(layer, node.index, node, specs, len(reads))
+            for slot, t in enumerate(reads):
                 g.connect(where[id(t)], cid, slot)
             for var in layer.weights:
                 g.connect_weight(g.add_weight(var), cid)
@@ -221,6 +222,10 @@ class Model(Layer):
                 where[id(t)] = (cid, i)
         for t, name in zip(self._outputs, self.output_names):
             g.add_output(name, where[id(t)])
+        # the masks of the outputs (Keras weighs losses and metrics by them): tensors of the graph,
+        # read by attach_loss, not outputs of the inference model
+        g.meta["output_masks"] = {name: where[id(t._keras_mask)] for t, name in zip(self._outputs, self.output_names)
+                                  if getattr(t, "_keras_mask", None) is not None and id(t._keras_mask) in where}
         return g
 
     def compile_graph(self, opset: int | None = None, passes=None):

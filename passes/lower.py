@@ -41,5 +41,6 @@ def lower(graph: Graph, training: bool = False) -> Graph:
     # what layers recorded for training graphs: state updates and added losses
     og.state_updates = [(var, v.tensor) for var, v in st.updates]
     og.added_losses = [v.tensor for v in st.losses]
+    og.meta["output_masks"] = {name: env[t].tensor for name, t in graph.meta.get("output_masks", {}).items()}
     og.refresh_edges()
     return og

@@ -362,6 +362,25 @@ min = _reducer("ReduceMin", "min")  # noqa: A001
 prod = _reducer("ReduceProd", "prod")
 
 
+def _logical_reducer(op, name):
+    def f(x, axis=None, keepdims=False):
+        counts = apply("Cast", [x], to="int32")  # onnxruntime reduces no booleans
+        return apply("Cast", [apply(op, [counts], axes=_axes(axis), keepdims=bool(keepdims))], to="bool")
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Keras ``K.{name}``: whether {name} entries along ``axis`` are true (nonzero)."
+    return symbolic(f)
+
+
+any = _logical_reducer("ReduceMax", "any")  # noqa: A001
+all = _logical_reducer("ReduceMin", "all")  # noqa: A001
+
+
+@symbolic
+def cumsum(x, axis=0, exclusive=False, reverse=False):
+    """Cumulative sum along ``axis`` (Keras ``K.cumsum``; ``exclusive``/``reverse`` as ONNX)."""
+    return apply("CumSum", [x], axis=int(axis), exclusive=bool(exclusive), reverse=bool(reverse))
+
+
 @symbolic
 def var(x, axis=None, keepdims=False):
     x = _v(x)
@@ -624,4 +643,4 @@ def is_float(x) -> bool:
     return _v(x).dtype in FLOAT_DTYPES
 
 
-__all__ = ['abs', 'add', 'argmax', 'batch_dot', 'batch_flatten', 'bias_add', 'cast', 'clip', 'concatenate', 'cos', 'divide', 'dot', 'dtype', 'elu', 'equal', 'erf', 'exp', 'expand_dims', 'flatten', 'gather', 'gelu', 'getitem', 'greater', 'greater_equal', 'hard_sigmoid', 'identity', 'int_shape', 'is_float', 'is_keras_tensor', 'l2_normalize', 'leaky_relu', 'less', 'less_equal', 'log', 'log_softmax', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'multiply', 'ndim', 'negative', 'not_equal', 'one_hot', 'ones_like', 'permute_dimensions', 'pow', 'prod', 'relu', 'relu6', 'repeat', 'repeat_elements', 'reshape', 'round', 'selu', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'softsign', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'subtract', 'sum', 'swish', 'switch', 'tanh', 'tile', 'transpose', 'var', 'where', 'zeros_like']
+__all__ = ['abs', 'add', 'all', 'any', 'cumsum', 'argmax', 'batch_dot', 'batch_flatten', 'bias_add', 'cast', 'clip', 'concatenate', 'cos', 'divide', 'dot', 'dtype', 'elu', 'equal', 'erf', 'exp', 'expand_dims', 'flatten', 'gather', 'gelu', 'getitem', 'greater', 'greater_equal', 'hard_sigmoid', 'identity', 'int_shape', 'is_float', 'is_keras_tensor', 'l2_normalize', 'leaky_relu', 'less', 'less_equal', 'log', 'log_softmax', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'multiply', 'ndim', 'negative', 'not_equal', 'one_hot', 'ones_like', 'permute_dimensions', 'pow', 'prod', 'relu', 'relu6', 'repeat', 'repeat_elements', 'reshape', 'round', 'selu', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'softsign', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'subtract', 'sum', 'swish', 'switch', 'tanh', 'tile', 'transpose', 'var', 'where', 'zeros_like']

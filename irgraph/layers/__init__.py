@@ -2,7 +2,7 @@
 ``layers.convolutional``, ``layers.recurrent``, ``layers.wrappers``, ...) exist as submodules."""
 from .base import InputSpec, Layer, Node  # noqa: F401
 from .input_layer import InputLayer  # noqa: F401
-from .core import (Activation, Dense, Dropout, Flatten, Lambda, Permute, RepeatVector, Reshape,  # noqa: F401
+from .core import (Activation, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector, Reshape,  # noqa: F401
                    SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, dense)
 from .embeddings import Embedding  # noqa: F401
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract,  # noqa: F401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 
 import numpy as np
 
@@ -111,14 +112,28 @@ def _shape_struct(inputs):
 
 
 class Node:
-    """One call of a layer: the call-argument template, input tensors (flattened) and outputs."""
+    """One call of a layer: the call-argument template, input tensors (flattened) and outputs.
 
-    def __init__(self, layer, template, input_tensors, output_tensors, output_template):
+    Masks (Keras's ``_keras_mask``) are tensors of the graph like any other: ``mask_tensors`` are
+    the input masks the call read without the user passing them (the ``mask`` argument Keras fills
+    in, and the previous mask ``compute_mask`` gets), laid out by ``masking``; the output masks
+    follow the outputs in ``output_tensors``, and ``masking.output_masks`` says which output each
+    belongs to. ``input_tensors`` and ``template`` stay what the user passed (saved configs)."""
+
+    def __init__(self, layer, template, input_tensors, output_tensors, output_template,
+                 mask_tensors=(), masking=None):
         self.layer = layer
         self.template = template
         self.input_tensors = list(input_tensors)
         self.output_tensors = list(output_tensors)
         self.output_template = output_template
+        self.mask_tensors = list(mask_tensors)
+        self.masking = masking or MaskPlan.none()
+
+    @property
+    def all_input_tensors(self) -> list:
+        """What the call reads: the user's tensors, then the input masks it was given."""
+        return self.input_tensors + self.mask_tensors if self.mask_tensors else self.input_tensors
 
     @property
     def inputs(self):
@@ -140,7 +155,7 @@ class Node:
 
     @property
     def parent_nodes(self) -> list:
-        return [t.node for t in self.input_tensors]
+        return [t.node for t in self.all_input_tensors]
 
     @property
     def index(self) -> int:
@@ -168,7 +183,6 @@ class Layer:
         self._trainable = bool(trainable)
         self.dtype = np.dtype(dtype or config.floatx()).name
         self.input_spec = None
-        self.supports_masking = False
         from .. import regularizers
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._initial_weights = weights
@@ -189,6 +203,28 @@ class Layer:
 
     def _default_name(self) -> str:
         return _snake(type(self).__name__)
+
+    # ----------------------------------------------------------------------------- masking
+    @property
+    def supports_masking(self) -> bool:
+        """Whether the layer computes an output mask (Keras 3: set by the layer, else True exactly
+        when its class overrides ``compute_mask``). A layer that does not drops its input's mask."""
+        value = self.__dict__.get("_supports_masking")
+        if value is None:
+            return type(self).compute_mask is not Layer.compute_mask
+        return value
+
+    @supports_masking.setter
+    def supports_masking(self, value) -> None:
+        object.__setattr__(self, "_supports_masking", bool(value))
+
+    def compute_mask(self, inputs, mask=None):
+        """The output mask(s) from the inputs and the previous mask; by default the previous mask."""
+        return mask
+
+    def _mask_sources(self) -> list:
+        """Functional tensors ``compute_mask`` reads besides the call's inputs (none by default)."""
+        return []
 
     # attribute tracking: sub-layers assigned as attributes contribute their weights
     def __setattr__(self, key, value):
@@ -325,7 +361,7 @@ class Layer:
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         ins = [KerasTensor(tuple(s), self.dtype if self.dtype else "float32") for s in shapes]
         specs = self._scratch_trace(ins if isinstance(input_shape, list) else ins[0], (), {})
-        out = [tuple(d if isinstance(d, int) else None for d in s.shape) for s in specs[0]]
+        out = [_known(s.shape) for s in specs[0]]
         return out[0] if len(out) == 1 else out
 
     def _maybe_build(self, inputs) -> None:
@@ -394,48 +430,85 @@ class Layer:
                     raise
                 raise type(err)(f"in layer '{st.scope_name}' ({type(self).__name__}): {err}") from err
 
-    def _scratch_trace(self, inputs, args, kwargs):
-        """Trace this call on fresh inputs in a throwaway graph; return (output specs, template)."""
+    def _call_and_mask(self, inputs, args, kwargs, plan, mask_values, scope_name=None):
+        """Trace ``call`` and, where the plan asks, ``compute_mask``: (outputs, flat output masks).
+
+        ``mask_values`` are the traced input masks, in the order of the plan's mask tensors."""
+        previous = kwargs.get("mask") if plan.explicit else plan.previous_mask(mask_values)
+        if plan.auto_mask:
+            kwargs = dict(kwargs, mask=previous)
+        out = self._traced_call(inputs, args, kwargs, scope_name=scope_name)
+        wanted = plan.output_masks
+        if not plan.compute or (wanted is not None and all(i is None for i in wanted)):
+            return out, []
+        flat_out = flatten(out, lambda o: isinstance(o, Value))[0]
+        sources = mask_values[len(plan.tensors) - len(plan.sources):]
+        current().mask_sources = dict(zip(map(id, plan.sources), sources))  # read by compute_mask
+        with scope(scope_name or self.name):
+            masks = self.compute_mask(inputs, previous)
+            return out, _flat_masks(self, masks, flat_out)
+
+    def _scratch_trace(self, inputs, args, kwargs, plan=None):
+        """Trace this call on fresh inputs in a throwaway graph; return (output specs, template,
+        per flat output its mask spec or None)."""
         from ..ir import Graph
+        plan = plan or MaskPlan.none()
         leaves, template = flatten((inputs, args, kwargs), lambda o: isinstance(o, KerasTensor))
         g = Graph("scratch")
         with tracing(g, training=False):
             vals = []
-            for i, t in enumerate(leaves):
+            for i, t in enumerate(leaves + plan.tensors):
                 shape = tuple(("batch" if a == 0 else f"?{i}_{a}") if d is None else d
                               for a, d in enumerate(t.shape))
                 nid = g.add_input(f"x{i}", Spec(shape, t.dtype))
                 vals.append(Value(g, nid, 0, g.node(nid)["specs"][0]))
-            a_inputs, a_args, a_kwargs = rebuild(template, vals)
-            out = self._traced_call(a_inputs, a_args, a_kwargs)
+            a_inputs, a_args, a_kwargs = rebuild(template, vals[:len(leaves)])
+            out, masks = self._call_and_mask(a_inputs, a_args, a_kwargs, plan, vals[len(leaves):])
         out_leaves, out_template = flatten(out, lambda o: isinstance(o, Value))
         if not out_leaves:
             raise TypeError(f"layer '{self.name}': call() returned no tensor (got {out!r})")
-        return [v.spec for v in out_leaves], out_template
+        masks = masks or [None] * len(out_leaves)
+        return [v.spec for v in out_leaves], out_template, [None if m is None else m.spec for m in masks]
 
     def _functional_call(self, inputs, args, kwargs):
         self._check_input_spec(inputs)
         self._maybe_build(inputs)
-        specs, out_template = self._scratch_trace(inputs, args, kwargs)
+        plan = MaskPlan.for_call(self, inputs, kwargs)
+        specs, out_template, mask_specs = self._scratch_trace(inputs, args, kwargs, plan)
         leaves, template = flatten((inputs, args, kwargs), lambda o: isinstance(o, KerasTensor))
         node_index = len(self._inbound_nodes)
-        outs = []
-        for i, s in enumerate(specs):
-            shape = tuple(d if isinstance(d, int) else None for d in s.shape)
-            outs.append(KerasTensor(shape, s.dtype, name=f"{self.name}/{node_index}/{i}",
-                                    history=(self, node_index, i)))
-        self._inbound_nodes.append(Node(self, template, leaves, outs, out_template))
+        outs = [KerasTensor(_known(s.shape), s.dtype, name=f"{self.name}/{node_index}/{i}",
+                            history=(self, node_index, i)) for i, s in enumerate(specs)]
+        masks, slots = [], []
+        for out, m in zip(outs, mask_specs):
+            slots.append(None if m is None else len(outs) + len(masks))
+            if m is not None:
+                k = len(outs) + len(masks)
+                masks.append(KerasTensor(_known(m.shape), m.dtype, name=f"{self.name}/{node_index}/{k}",
+                                         history=(self, node_index, k)))
+                out._keras_mask = masks[-1]
+        plan.output_masks = slots
+        self._inbound_nodes.append(Node(self, template, leaves, outs + masks, out_template,
+                                        plan.tensors, plan))
         return rebuild(out_template, outs)
 
     def _trace_node(self, node: Node, values: list, scope_name: str):
-        """Lowering entry: re-run a recorded call on traced Values; returns the flat outputs."""
-        inputs, args, kwargs = rebuild(node.template, values)
-        out = self._traced_call(inputs, args, kwargs, scope_name=scope_name)
+        """Lowering entry: re-run a recorded call on traced Values; returns the flat outputs
+        followed by the output masks the call recorded."""
+        n_user = len(node.input_tensors)
+        inputs, args, kwargs = rebuild(node.template, values[:n_user])
+        plan = node.masking
+        if not plan.tensors and not any(i is not None for i in plan.output_masks or ()):
+            out, masks = self._traced_call(inputs, args, kwargs, scope_name=scope_name), []
+        else:
+            out, masks = self._call_and_mask(inputs, args, kwargs, plan, values[n_user:], scope_name)
         leaves, _ = flatten(out, lambda o: isinstance(o, Value))
-        if len(leaves) != len(node.output_tensors):
-            raise RuntimeError(f"layer '{self.name}' returned {len(leaves)} tensors when lowered, "
-                               f"{len(node.output_tensors)} when it was called")
-        return leaves
+        recorded = [m for m, i in zip(masks, plan.output_masks or ()) if i is not None]
+        if len(leaves) + len(recorded) != len(node.output_tensors) or None in recorded:
+            raise RuntimeError(f"layer '{self.name}' returned {len(leaves)} tensors and "
+                               f"{len(recorded)} masks when lowered, {len(node.output_tensors)} in all "
+                               "when it was called")
+        return leaves + recorded
 
     def _eager_call(self, inputs, args, kwargs):
         """``layer(numpy_array)``: build a one-layer model around the call and run it."""
@@ -521,6 +594,131 @@ def serialize_regularizer(reg):
     if reg is None or not hasattr(reg, "get_config"):
         return None if reg is None else getattr(reg, "__name__", None)
     return {"class_name": type(reg).__name__, "config": reg.get_config()}
+
+
+# --------------------------------------------------------------------------------- masks
+def _known(shape) -> tuple:
+    """A traced shape as a functional-API shape (symbolic dims become None)."""
+    return tuple(d if isinstance(d, int) else None for d in shape)
+
+
+def _is_mask_leaf(o) -> bool:
+    return o is None or isinstance(o, (KerasTensor, Value, np.ndarray))
+
+
+class MaskPlan:
+    """How one call reads and writes masks, decided when the layer is called on functional tensors.
+
+    ``tensors``: the mask tensors the call node reads besides the user's arguments (the input
+    masks laid out by ``template``, a structure like the first argument with a slot or None per
+    tensor, then ``sources``, tensors a ``compute_mask`` reads directly, e.g. ``Lambda(mask=t)``);
+    ``explicit``: the user passed ``mask=``; ``auto_mask``: Keras fills in ``call``'s ``mask``
+    argument; ``compute``: the layer supports masking, so ``compute_mask`` runs;
+    ``output_masks``: per flat output, the index of its mask in the node's outputs, or None."""
+
+    def __init__(self, tensors=(), template=None, explicit=False, auto_mask=False, compute=False,
+                 output_masks=None, sources=()):
+        self.tensors, self.template = list(tensors), template
+        self.explicit, self.auto_mask, self.compute = explicit, auto_mask, compute
+        self.output_masks = output_masks
+        self.sources = list(sources)
+
+    @classmethod
+    def none(cls) -> "MaskPlan":
+        return cls(output_masks=[])
+
+    def previous_mask(self, mask_values):
+        if self.template is None:
+            return None
+        return rebuild(self.template, mask_values)
+
+    @classmethod
+    def for_call(cls, layer, inputs, kwargs) -> "MaskPlan":
+        explicit = kwargs.get("mask") is not None
+        input_masks = _map_masks(inputs)
+        masks, template = flatten(input_masks, lambda o: isinstance(o, KerasTensor))
+        accepts = _call_accepts(layer, "mask")
+        compute = layer.supports_masking
+        if explicit:
+            _check_explicit_mask(layer, inputs, kwargs["mask"])
+        if masks and not compute and not explicit and not getattr(layer, "_drops_masks_silently", False):
+            warnings.warn(f"Layer '{layer.name}' (of type {type(layer).__name__}) was passed an input with "
+                          "a mask attached to it. However, this layer does not support masking and will "
+                          "therefore destroy the mask information. Downstream layers will not see the mask.",
+                          stacklevel=4)
+        auto = bool(masks) and accepts and not explicit
+        if explicit or not (auto or compute) or not masks:
+            masks, template = [], (None if explicit or not masks else template)
+        sources = [t for t in layer._mask_sources() if isinstance(t, KerasTensor)] if compute else []
+        return cls(masks + sources, template if masks else None, explicit, auto, compute, None, sources)
+
+
+def _map_masks(inputs):
+    """The structure of ``inputs`` with each tensor replaced by its mask (None when it has none)."""
+    if isinstance(inputs, (list, tuple)):
+        return [_map_masks(x) for x in inputs]
+    if isinstance(inputs, dict):
+        return {k: _map_masks(v) for k, v in inputs.items()}
+    return getattr(inputs, "_keras_mask", None) if isinstance(inputs, KerasTensor) else None
+
+
+def _call_accepts(layer, name: str) -> bool:
+    key = (type(layer), name)
+    if key not in _ACCEPTS:
+        params = inspect.signature(type(layer).call).parameters
+        _ACCEPTS[key] = name in params
+    return _ACCEPTS[key]
+
+
+_ACCEPTS: dict = {}
+
+
+def _mask_problem(mask_shape, shape) -> bool:
+    """Whether a mask of ``mask_shape`` cannot cover the leading axes of a tensor of ``shape``."""
+    if not 1 <= len(mask_shape) <= len(shape):
+        return True
+    return any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(mask_shape, shape))
+
+
+def _check_explicit_mask(layer, inputs, mask) -> None:
+    x = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+    m = mask[0] if isinstance(mask, (list, tuple)) and mask else mask
+    if not hasattr(m, "shape") or not hasattr(x, "shape"):
+        return
+    if _mask_problem(tuple(m.shape), tuple(x.shape)):
+        raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}) was given a mask of shape "
+                         f"{_fmt(tuple(m.shape))} for an input of shape {_fmt(tuple(x.shape))}: a mask covers "
+                         f"the input's leading axes, e.g. (batch, timesteps) = {_fmt(tuple(x.shape)[:2])} "
+                         "for a sequence; pass one boolean per sample and step")
+
+
+def _flat_masks(layer, masks, flat_out) -> list:
+    """``compute_mask``'s result as one bool Value or None per flat output, each checked."""
+    from ..ops.trace import to_value
+    from .. import backend as K
+    if masks is None:
+        return [None] * len(flat_out)
+    flat, _ = flatten(masks, _is_mask_leaf)
+    if len(flat_out) == 1 and len(flat) > 1:
+        flat = flat[:1]
+    flat = (flat + [None] * len(flat_out))[:len(flat_out)]
+    out = []
+    for m, y in zip(flat, flat_out):
+        if m is None:
+            out.append(None)
+            continue
+        if isinstance(m, KerasTensor):
+            raise TypeError(f"layer '{layer.name}' ({type(layer).__name__}): compute_mask returned a "
+                            "functional-API tensor; masks are computed with backend ops on the traced "
+                            "inputs (or given as a numpy array)")
+        m = to_value(np.asarray(m)) if not isinstance(m, Value) else m
+        if _mask_problem(m.sym_shape, y.sym_shape):
+            raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}): compute_mask returned a mask of "
+                             f"shape {_fmt(m.shape)} for an output of shape {_fmt(y.shape)}; a mask covers "
+                             f"the output's leading axes, e.g. (batch, timesteps) = {_fmt(y.shape[:2])} for a "
+                             "sequence output")
+        out.append(m if m.dtype == "bool" else K.cast(m, "bool"))
+    return out
 
 
 class AmbiguousNodeError(AttributeError, AssertionError):

@@ -1,5 +1,5 @@
 """Core layers: Dense, Activation, Dropout, SpatialDropout, Flatten, Reshape, Permute, RepeatVector,
-Lambda, and the op layer that records backend functions applied to functional tensors."""
+Lambda, Masking, and the op layer that records backend functions applied to functional tensors."""
 from __future__ import annotations
 
 import numbers
@@ -46,6 +46,7 @@ class Dense(Layer):
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True  # a (batch, time) mask passes through a Dense on sequences
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -79,6 +80,7 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation, where=f"layer '{self.name}'")
+        self.supports_masking = True
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -97,6 +99,7 @@ class Dropout(Layer):
             raise ValueError(f"{type(self).__name__} layer '{self.name}' needs a rate in [0, 1) (the fraction "
                              f"of the units dropped), got {rate!r}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        self.supports_masking = True
 
     def _noise_shape(self, inputs):
         return self.noise_shape
@@ -228,8 +231,11 @@ class RepeatVector(Layer):
 
 class Lambda(Layer):
     """Wraps a function of backend ops as a layer. Output shapes come from tracing the function;
-    ``output_shape`` and ``mask`` are accepted for compatibility and not used (the traced shape is
-    exact, while Keras 1 code often passes a loose one)."""
+    ``output_shape`` is accepted for compatibility and not used (the traced shape is exact, while
+    Keras 1 code often passes a loose one). ``mask``, as in Keras: None (the layer drops masks), a
+    function ``mask(inputs, previous_mask)`` of backend ops, or a mask (a functional tensor or an
+    array) that becomes the output mask whatever the input. A function that takes ``mask`` gets
+    the input's mask."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
@@ -239,20 +245,74 @@ class Lambda(Layer):
         self.arguments = dict(arguments or {})
         self._output_shape = output_shape
         self.mask = mask
+        self.supports_masking = mask is not None
+        params = _parameters(function)
+        self._fn_takes_mask, self._fn_takes_training = "mask" in params, "training" in params
 
     def _default_name(self):
         return "lambda"
 
-    def call(self, inputs):
-        return self.function(inputs, **self.arguments)
+    def call(self, inputs, mask=None, training=None):
+        kwargs = dict(self.arguments)
+        if self._fn_takes_mask:
+            kwargs["mask"] = mask
+        if self._fn_takes_training:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        from ..tensor import KerasTensor
+        if callable(self.mask):
+            return self.mask(inputs, mask)
+        if isinstance(self.mask, KerasTensor):
+            from ..ops.trace import current
+            return current().mask_sources[id(self.mask)]
+        return self.mask
+
+    def _mask_sources(self):
+        return [self.mask]
 
     def get_config(self):
         return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
                 "arguments": self.arguments}
 
 
+def _parameters(fn) -> set:
+    import inspect
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # builtins without a signature
+        return set()
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value``: the output mask is
+    ``any(inputs != mask_value, axis=-1)`` and the masked steps are zeroed, as in Keras."""
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not _is_real(mask_value):
+            raise ValueError(f"Masking layer '{self.name}' needs a number as mask_value, got {mask_value!r}")
+        self.mask_value = mask_value
+        self.supports_masking = True
+
+    def _keep(self, inputs, keepdims):
+        return K.any(K.not_equal(inputs, self.mask_value), axis=-1, keepdims=keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return self._keep(inputs, keepdims=False)
+
+    def call(self, inputs):
+        return inputs * K.cast(self._keep(inputs, keepdims=True), inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
 class OpLayer(Layer):
     """A backend function applied to functional tensors, recorded as a layer (as Keras 3 does)."""
+
+    _drops_masks_silently = True  # like a Keras 3 op on symbolic tensors: no mask, no warning
 
     def __init__(self, fn, template, name=None):
         super().__init__(name=name)

@@ -23,7 +23,11 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(init or embeddings_initializer, where=f"layer '{self.name}'")
         self.embeddings_regularizer = embeddings_regularizer or reg
         self.embeddings_constraint = embeddings_constraint
-        self.mask_zero = mask_zero
+        self.mask_zero = bool(mask_zero)
+        if self.mask_zero and self.input_dim < 2:
+            raise ValueError(f"{where}: mask_zero=True reserves id 0 for padding, so input_dim must be at "
+                             f"least 2 (the padding id plus one real id), got input_dim={self.input_dim}; "
+                             "use input_dim = vocabulary size + 1")
         self.input_length = input_length
 
     def build(self, input_shape):
@@ -34,9 +38,29 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, inputs):
+        self._check_length(inputs)
         if inputs.dtype not in ("int32", "int64"):
             inputs = K.cast(inputs, "int64")
         return K.gather(self.embeddings, inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: with ``mask_zero``, the steps whose id is 0 (the padding) are masked."""
+        if not self.mask_zero:
+            return None
+        return K.not_equal(inputs, 0)
+
+    def _check_length(self, inputs):
+        """Sequences longer (or shorter) than a declared ``input_length`` are refused."""
+        if self.input_length is None:
+            return
+        declared = tuple(self.input_length) if isinstance(self.input_length, (list, tuple)) else (self.input_length,)
+        actual = tuple(inputs.shape[1:])
+        if len(actual) != len(declared) or any(a is not None and d is not None and a != d
+                                                for a, d in zip(actual, declared)):
+            raise ValueError(f"Embedding layer '{self.name}' was declared with input_length={self.input_length}, "
+                             f"but it received sequences of shape {actual}: pad or truncate them to "
+                             f"{self.input_length} (irgraph.preprocessing.sequence.pad_sequences(..., "
+                             f"maxlen={declared[-1]})), or leave input_length out")
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,

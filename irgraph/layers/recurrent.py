@@ -13,6 +13,7 @@ from .. import backend as K
 from ._args import positive_int
 from .base import Layer
 from .core import _pop_alias
+from .masked_rnn import run_masked
 
 __all__ = ["SimpleRNN", "GRU", "LSTM", "Bidirectional"]
 
@@ -32,6 +33,13 @@ def _sequence_shape(shape):
     if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(shape)
+
+
+def _first_mask(mask):
+    """The sequence's mask out of a mask structure (Keras passes one per input: [x, *states])."""
+    while isinstance(mask, (list, tuple)):
+        mask = mask[0] if mask else None
+    return mask
 
 
 def _pick(t, axis: int, index: int, count: int):
@@ -66,7 +74,10 @@ class _RNN(Layer):
         recurrent_dropout = _pop_alias(kwargs, None, "dropout_U") or recurrent_dropout
         for ignored in ("consume_less", "implementation", "time_major"):
             kwargs.pop(ignored, None)
+        zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
         super().__init__(**kwargs)
+        self.supports_masking = True
+        self.zero_output_for_mask = bool(zero_output_for_mask)  # outputs at masked steps: 0, not the last
         what = f"layer '{self.name}' ({type(self).__name__})"
         units = positive_int(units, "the size of the state", what, count="units")
         if stateful:
@@ -154,10 +165,13 @@ class _RNN(Layer):
         """The backend recurrence; returns (y (batch, time, dirs, H), *states (dirs, batch, H))."""
         raise NotImplementedError
 
-    def _run(self, x, layers, direction, initial_state=None):
+    def _run(self, x, layers, direction, initial_state=None, mask=None):
         """Run one op with the weights of ``layers`` (one per direction). ``initial_state``: one list
         of per-direction tensors per state. Returns per direction (output, [final states]), the
-        output being the sequence in input time order or the last step."""
+        output being the sequence in input time order or the last step. With a (batch, time)
+        ``mask``, masked steps are skipped as Keras does (see masked_rnn)."""
+        if mask is not None:
+            return run_masked(self, x, layers, direction, initial_state, _first_mask(mask))
         y, *states = self._op(x, [layer._weight_set() for layer in layers], direction, initial_state)
         n = len(layers)
         results = []
@@ -172,10 +186,16 @@ class _RNN(Layer):
         self._check_sequence_shape(tuple(x.shape))
         self._check_states(states)
         direction = "reverse" if self.go_backwards else "forward"
-        [(out, finals)] = self._run(x, [self], direction, states and [[s] for s in states])
+        [(out, finals)] = self._run(x, [self], direction, states and [[s] for s in states], mask)
         if self.go_backwards and self.return_sequences:
             out = K.reverse_time(out)  # Keras returns the outputs in processing order
         return [out] + finals if self.return_state else out
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask for the sequence output (None for the last step), none for states."""
+        mask = _first_mask(mask)
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self.state_names) if self.return_state else out
 
     # ----------------------------------------------------------------------------- config
     def _settings(self) -> dict:
@@ -190,7 +210,7 @@ class _RNN(Layer):
              "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
              "return_sequences": self.return_sequences, "return_state": self.return_state,
              "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll,
-             "trainable": self.trainable, "dtype": self.dtype}
+             "zero_output_for_mask": self.zero_output_for_mask, "trainable": self.trainable, "dtype": self.dtype}
         if self.has_recurrent_activation:
             s["recurrent_activation"] = self.recurrent_activation
         return s
@@ -306,6 +326,9 @@ class Bidirectional(Layer):
             backward_layer = layer._clone(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
         self._check_backward(layer, backward_layer)
         self.backward_layer = backward_layer
+        for sub in (self.forward_layer, self.backward_layer):  # Keras: zero outputs at masked steps
+            sub.zero_output_for_mask = sub.return_sequences  # when returning sequences
+        self.supports_masking = True
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
@@ -350,9 +373,9 @@ class Bidirectional(Layer):
                 layer._check_sequence_shape(tuple(x.shape))
                 layer._check_states(s)
             both = None if states is None else [[f, b] for f, b in zip(fw_states, bw_states)]
-            (y_fw, s_fw), (y_bw, s_bw) = fw._run(x, [fw, bw], "bidirectional", both)
+            (y_fw, s_fw), (y_bw, s_bw) = fw._run(x, [fw, bw], "bidirectional", both, mask)
         else:
-            (y_fw, s_fw), (y_bw, s_bw) = (self._call_one(layer, x, s) for layer, s in
+            (y_fw, s_fw), (y_bw, s_bw) = (self._call_one(layer, x, s, mask) for layer, s in
                                           ((fw, fw_states), (bw, bw_states)))
             if self.return_sequences:
                 y_bw = K.reverse_time(y_bw)
@@ -362,9 +385,17 @@ class Bidirectional(Layer):
         return out
 
     @staticmethod
-    def _call_one(layer, x, states):
-        result = layer(x, initial_state=states)
+    def _call_one(layer, x, states, mask):
+        result = layer(x, initial_state=states, mask=_first_mask(mask))
         return (result[0], list(result[1:])) if layer.return_state else (result, [])
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask for each sequence output (None for last steps), none for states."""
+        mask = _first_mask(mask) if self.return_sequences else None
+        out = [mask, mask] if self.merge_mode is None else [mask]
+        if self.return_state:
+            out += [None] * (len(self.forward_layer.state_names) + len(self.backward_layer.state_names))
+        return out if len(out) > 1 else out[0]
 
     def _merge(self, a, b):
         mode = self.merge_mode

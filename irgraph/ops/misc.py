@@ -52,3 +52,43 @@ class TopK(Op):
             return [None]
         return [apply("ScatterElements", [gu.zeros_like(x), outs[1], g],
                       axis=attrs.get("axis", -1), reduction="add")]
+
+
+@register
+class CumSum(Op):
+    """Cumulative sum along attr ``axis`` (ONNX CumSum): attrs ``exclusive`` (the sum of the
+    entries before, not including, each one) and ``reverse`` (summed from the end). Used for
+    positions in masked sequences (int32) and differentiable for float inputs."""
+
+    name = "CumSum"
+
+    def infer(self, attrs, ins):
+        (x,) = ins
+        if x.dtype not in ("int32", "int64", "float32", "float64"):
+            raise ShapeError(f"CumSum needs an int32, int64, float32 or float64 input, got {x.dtype}")
+        norm_axis(attrs.get("axis", 0), x.rank)
+        return [x]
+
+    def emit(self, e, attrs, ins, outs):
+        axis = e.const(np.array(int(attrs.get("axis", 0)), dtype=np.int64))
+        e.node("CumSum", [ins[0], axis], outs, exclusive=int(bool(attrs.get("exclusive", False))),
+               reverse=int(bool(attrs.get("reverse", False))))
+
+    def compute(self, attrs, x):
+        axis = norm_axis(attrs.get("axis", 0), x.ndim)
+        y = np.flip(x, axis) if attrs.get("reverse") else x
+        s = np.cumsum(y, axis=axis, dtype=x.dtype)
+        if attrs.get("exclusive"):
+            s = s - y
+        return (np.flip(s, axis) if attrs.get("reverse") else s,)
+
+    def vjp(self, attrs, ins, outs, grads):
+        """Each input entry adds to the sums after it: the gradient is the cumulative sum of the
+        output gradient taken the other way round (same exclusivity)."""
+        from . import grad_utils as gu
+        from .trace import apply
+        (x,), (g,) = ins, grads
+        if g is None or not gu.is_float(x):
+            return [None]
+        return [apply("CumSum", [g], axis=attrs.get("axis", 0), exclusive=attrs.get("exclusive", False),
+                      reverse=not attrs.get("reverse", False))]
