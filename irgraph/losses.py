@@ -378,11 +378,15 @@ class Loss:
     def _mask(self, y_true, y_pred):
         return None
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
+        """The reduced loss; ``mask`` (the prediction's Keras mask, bool) drops masked entries."""
         y_pred = _float(y_pred)
         y_true = _t(y_true, y_pred.dtype)
         values = self.call(y_true, y_pred)
-        return reduce_weighted_values(values, sample_weight, self._mask(y_true, y_pred), self.reduction)
+        own = self._mask(y_true, y_pred)
+        if own is not None and mask is not None:
+            mask = apply("And", [own, mask])
+        return reduce_weighted_values(values, sample_weight, own if mask is None else mask, self.reduction)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}

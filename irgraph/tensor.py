@@ -1,7 +1,8 @@
 """Functional-API tensors: `KerasTensor` and `Input`.
 
 A KerasTensor holds no data: a shape (None for unknown dims), a dtype, a name, and its history
-``(layer, node_index, tensor_index)``, which links it to the call that produced it.
+``(layer, node_index, tensor_index)``, which links it to the call that produced it. ``_keras_mask``
+is its Keras mask: None, or a boolean KerasTensor made by the same call (see `layers.base.MaskPlan`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class KerasTensor(TensorOperators):
         self.dtype = np.dtype(dtype).name
         self.name = name
         self._keras_history = history
+        self._keras_mask = None
 
     @property
     def ndim(self) -> int:

@@ -45,6 +45,36 @@ def _logits_for(g: Graph, y_pred: Value, loss):
     return fused, _value(g, g.in_tensors(y_pred.node)[0])
 
 
+def _mask_times(weight, mask):
+    """A per-sample weight (or none) times an output's (batch, ...) mask, as float weights."""
+    from irgraph import backend as K
+    m = K.cast(mask, "float32")
+    if weight is None:
+        return m
+    while weight.ndim < m.ndim:
+        weight = K.expand_dims(weight, -1)
+    return weight * m
+
+
+def _masked_loss(loss, y_true, y_pred, sample_weight, mask):
+    """The loss of one output, weighted by the output's mask when it has one (Keras 3: a mean
+    over the unmasked entries)."""
+    from irgraph.losses import Loss
+    if mask is None:
+        return loss(y_true, y_pred, sample_weight=sample_weight)
+    if type(loss).__call__ is Loss.__call__:
+        return loss(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+    return loss(y_true, y_pred, sample_weight=_mask_times(sample_weight, mask))
+
+
+def _metric_weight(metric, sample_weight, mask):
+    """Keras 3 weighs mean metrics of functions (accuracy, mae, ...) by the output's mask."""
+    from irgraph.metrics import MeanMetricWrapper
+    if mask is None or not isinstance(metric, MeanMetricWrapper):
+        return sample_weight
+    return _mask_times(sample_weight, mask)
+
+
 def metric_output_name(output: str, metric_name: str, k: int) -> str:
     return f"metric:{output}:{metric_name}:{k}"
 
@@ -55,6 +85,7 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
     unknown = [t.name for t in targets if t.name not in outputs]
     if unknown:
         raise ValueError(f"loss targets {unknown} name no model output; outputs are {list(outputs)}")
+    masks = {name: _value(g, t) for name, t in g.meta.get("output_masks", {}).items()}
     g.remove_all(g.outputs)
     new_outputs: list[tuple[str, Value]] = []
     with tracing(g, training=True):
@@ -72,15 +103,17 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
                 if fused is not None:
                     loss, pred = fused
                 with scope(f"loss/{t.name}"):
-                    value = loss(y_true, pred, sample_weight=sw)
+                    value = _masked_loss(loss, y_true, pred, sw, masks.get(t.name))
                 new_outputs.append((f"{t.name}_loss", value))
                 terms.append(value if t.weight == 1.0 else value * float(t.weight))
             with scope(f"metrics/{t.name}"):
                 for m in t.metrics:
-                    for k, s in enumerate(m.batch_stats(y_true, y_pred, None)):
+                    weight = _metric_weight(m, None, masks.get(t.name))
+                    for k, s in enumerate(m.batch_stats(y_true, y_pred, weight)):
                         new_outputs.append((metric_output_name(t.name, m.name, k), s))
                 for m in t.weighted_metrics:
-                    for k, s in enumerate(m.batch_stats(y_true, y_pred, sw)):
+                    weight = _metric_weight(m, sw, masks.get(t.name))
+                    for k, s in enumerate(m.batch_stats(y_true, y_pred, weight)):
                         new_outputs.append((metric_output_name(t.name, m.name, k), s))
         with scope("regularization"):
             for w in g.nodes_of("weight"):

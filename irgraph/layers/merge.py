@@ -12,6 +12,17 @@ from .base import Layer, _fmt
 class _Merge(Layer):
     min_inputs, max_inputs = 2, None
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras 3: the inputs' masks or-ed together; none when an input has none."""
+        masks = _mask_list(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        return _reduce(_logical_or, masks)
+
     def _check_inputs(self, inputs):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"layer '{self.name}' ({type(self).__name__}) must be called on a list of "
@@ -53,6 +64,29 @@ def _reduce(fn, xs):
     return functools.reduce(fn, xs)
 
 
+def _logical_or(a, b):
+    from ..ops.trace import apply
+    return apply("Or", [a, b])
+
+
+def _mask_list(layer, inputs, mask):
+    """The per-input masks (None when no input has one), checked to be one per input."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)) or len(mask) != len(inputs):
+        raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}): the masks must be a list with one "
+                         f"entry (a mask or None) per input; got {mask!r} for {len(inputs)} inputs")
+    return None if all(m is None for m in mask) else list(mask)
+
+
+def _expanded_mask(mask, x):
+    """A mask broadcast to the full shape of ``x``."""
+    from ..ops.trace import apply
+    while mask.ndim < x.ndim:
+        mask = K.expand_dims(mask, -1)
+    return apply("Expand", [mask, K.shape(x)], out_shape=x.sym_shape)
+
+
 class Add(_Merge):
     def _merge(self, xs):
         return _reduce(K.add, xs)
@@ -75,12 +109,39 @@ class Average(_Merge):
         return _reduce(K.add, xs) * (1.0 / len(xs))
 
 
-class Maximum(_Merge):
+class _MaskedExtreme(_Merge):
+    """Keras 3's Maximum/Minimum with masks: an input's masked entries are replaced by the running
+    result (and the result's by the input's) before comparing, so masked values never win."""
+
+    def call(self, inputs, mask=None):
+        self._check_inputs(inputs)
+        self._check_shapes(inputs)
+        masks = _mask_list(self, inputs, mask) or [None] * len(inputs)
+        out, out_mask = None, None
+        for x, m in zip(inputs, masks):
+            m = None if m is None else _expanded_mask(m, x)
+            if out is None:
+                out, out_mask = x, m
+                continue
+            if m is not None:
+                x = K.where(m, x, out)
+            if out_mask is not None:
+                out = K.where(out_mask, out, x)
+            out_mask = _logical_or(out_mask, m) if m is not None and out_mask is not None else None
+            out = self._pair(out, x)
+        return out
+
+
+class Maximum(_MaskedExtreme):
+    _pair = staticmethod(K.maximum)
+
     def _merge(self, xs):
         return _reduce(K.maximum, xs)
 
 
-class Minimum(_Merge):
+class Minimum(_MaskedExtreme):
+    _pair = staticmethod(K.minimum)
+
     def _merge(self, xs):
         return _reduce(K.minimum, xs)
 
@@ -114,6 +175,16 @@ class Concatenate(_Merge):
             xs = [K.cast(x, K.floatx()) for x in xs]
         return K.concatenate(xs, axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras 3: each input's mask (all true for an input without one) over the input's full
+        shape, concatenated along the axis, then any over the last axis."""
+        masks = _mask_list(self, inputs, mask)
+        if masks is None:
+            return None
+        full = [K.cast(K.ones_like(x), "bool") if m is None else _expanded_mask(m, x)
+                for x, m in zip(inputs, masks)]
+        return K.any(K.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -141,6 +212,9 @@ class Dot(_Merge):
         if a[ax[0]] is not None and b[ax[1]] is not None and a[ax[0]] != b[ax[1]]:
             raise ValueError(f"layer '{self.name}' (Dot): dimension incompatibility; shapes {_fmt(a)} and "
                              f"{_fmt(b)} differ on the dot axes {self.axes} ({a[ax[0]]} != {b[ax[1]]})")
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # Keras: a dot product has no mask
 
     def _merge(self, xs):
         a, b = xs

@@ -8,6 +8,11 @@ from ..ops.trace import apply
 from .base import InputSpec, Layer
 
 
+def _call_parameters(layer) -> set:
+    import inspect
+    return set(inspect.signature(type(layer).call).parameters)
+
+
 class TimeDistributed(Layer):
     """Applies ``layer`` to every step of axis 1: (batch, time, ...) -> (batch, time, ...out).
 
@@ -20,15 +25,18 @@ class TimeDistributed(Layer):
         super().__init__(**kwargs)
         self.layer = layer
         self.input_spec = InputSpec(min_ndim=3)
+        # Keras 2's rule (Keras 3 drops the mask here): a (batch, time) mask passes through, so a
+        # TimeDistributed(Dense) after a masked return_sequences RNN keeps its loss weighted by it
+        self.supports_masking = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         shape = inputs.sym_shape
         rest = shape[2:]
         if any(not isinstance(d, int) for d in rest):
             raise ValueError(f"layer '{self.name}' (TimeDistributed): dims after the time axis must be "
                              f"known, got input shape {inputs.shape}")
         flat = K.reshape(inputs, (-1,) + tuple(rest))
-        y = self.layer(flat)
+        y = self.layer(flat, **self._inner_mask(mask))
         if isinstance(y, (list, tuple)):
             raise ValueError(f"layer '{self.name}' (TimeDistributed): the wrapped layer must return one tensor")
         out_rest = y.sym_shape[1:]
@@ -41,6 +49,18 @@ class TimeDistributed(Layer):
         batch_time = K.getitem(K.shape(inputs), slice(0, 2))
         target = K.concatenate([batch_time, np.array(out_rest, dtype=np.int64)], axis=0)
         return apply("Reshape", [y, target], out_shape=(shape[0], time) + tuple(out_rest))
+
+    def _inner_mask(self, mask) -> dict:
+        """The mask per step for an inner layer whose call takes one (Keras: mask[:, i])."""
+        if mask is None or "mask" not in _call_parameters(self.layer):
+            return {}
+        if mask.ndim < 2:
+            raise ValueError(f"layer '{self.name}' (TimeDistributed): the mask must be at least 2D "
+                             f"(batch, timesteps), got shape {mask.shape}")
+        return {"mask": K.reshape(mask, (-1,) + tuple(mask.sym_shape[2:]))}
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
 
     def get_config(self):
         return {**super().get_config(),

@@ -34,8 +34,9 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
             break
     is_str = np.issubdtype(np.dtype(dtype), np.str_) or np.dtype(dtype) == object
     if isinstance(value, str) and not is_str:
-        raise ValueError(f"pad_sequences: dtype {dtype} is not compatible with the padding value "
-                         f"{value!r}; use dtype=object for string padding")
+        raise ValueError(f"pad_sequences: `dtype` {np.dtype(dtype).name} is not compatible with `value`'s "
+                         f"type: {type(value)}; use dtype=object (or a numpy string dtype such as '<U10') "
+                         "to pad strings")
     x = np.full((len(seqs), maxlen) + tuple(sample_shape), value, dtype=dtype)
     for i, s in enumerate(seqs):
         if not len(s) or maxlen == 0:
