@@ -7,7 +7,8 @@ returns sequences). The ONNX LSTM/GRU/RNN operators only skip steps at the *end*
 (``sequence_lens``). So, for any mask pattern:
 
 1. compact: each sequence's unmasked steps move to the front, in time order (a permutation of the
-   time axis per sequence, applied with one GatherElements); ``lengths`` counts them;
+   time axis per sequence, applied as one Gather of whole feature rows, which also lays the steps
+   out time-major, as the ONNX op reads them); ``lengths`` counts them;
 2. run the native op with ``sequence_lens = lengths`` (forward, reverse or both directions; ONNX
    processes a reverse direction from step ``length - 1`` down to 0, and its final states are the
    states at the last valid step);
@@ -16,8 +17,9 @@ returns sequences). The ONNX LSTM/GRU/RNN operators only skip steps at the *end*
    before it in processing order: position ``before(t) - 1`` going forwards, ``before(t)`` going
    backwards; none (the initial ``h``, or zeros) when no such step exists.
 
-Everything here is a few integer ops on the (batch, time) mask plus two GatherElements; the
-gradient flows through GatherElements (ScatterElements-add) and the native op.
+Everything here is a few integer ops on the (batch, time) mask plus two row Gathers, which replace
+the two Transposes the unmasked path has; the gradient flows through Gather (a scatter-add) and
+the native op.
 """
 from __future__ import annotations
 
@@ -33,9 +35,9 @@ def _time_index(mask):
     return K.expand_dims(K.cast(steps, "int32"), 0)
 
 
-def _along_features(index, like):
-    """A (batch, T) index broadcast over the features of ``like`` (batch, T, F) for GatherElements."""
-    return apply("Expand", [K.expand_dims(index, -1), K.shape(like)], out_shape=like.sym_shape)
+def _rows(x):
+    """(a, b, F) -> (a * b, F): one row per step of each sequence."""
+    return K.reshape(x, (-1, x.shape[-1]))
 
 
 class SequenceMask:
@@ -56,13 +58,18 @@ class SequenceMask:
                                            apply("Expand", [steps, K.shape(self.destination)],
                                                  out_shape=self.destination.sym_shape)], axis=1)
         self.source = source                                            # compacted position -> t
+        batch = apply("Range", [gu.i64(0), gu.dim(mask, 0), gu.i64(1)], length=mask.sym_shape[0])
+        self.batch = K.expand_dims(K.cast(batch, "int32"), -1)         # (batch, 1): 0..B-1
+        self.steps = K.cast(gu.dims(mask, 1, 2), "int32")              # (1,): T
 
     def compact(self, x):
-        """``x`` (batch, T, F) with each sequence's unmasked steps first, in time order."""
-        return apply("GatherElements", [x, _along_features(self.source, x)], axis=1)
+        """Time-major (T, batch, F): each sequence's unmasked steps first, in time order."""
+        row = self.batch * self.steps + self.source                     # (batch, T) rows of x
+        return K.gather(_rows(x), K.transpose(row))
 
     def restore(self, y, reverse: bool, initial_h=None, zero_output=False):
-        """Outputs (batch, T, H) at their time steps from the compacted outputs ``y``."""
+        """Outputs (batch, T, H) at their time steps from the time-major compacted outputs ``y``
+        (T, batch, H)."""
         if reverse:   # the nearest unmasked step at or after t
             last = K.cast(gu.dims(self.keep, 1, 2), "int32") - 1
             position = K.minimum(self.before, last)
@@ -71,7 +78,8 @@ class SequenceMask:
             upto = self.before + self.ones
             position = K.maximum(upto - 1, 0)
             found = K.greater(upto, 0)
-        out = apply("GatherElements", [y, _along_features(position, y)], axis=1)
+        batch_size = K.cast(gu.dims(self.keep, 0, 1), "int32")
+        out = K.gather(_rows(y), position * batch_size + self.batch)
         keep = self.keep if zero_output else found
         if initial_h is None or zero_output:
             return out * K.cast(K.expand_dims(keep, -1), y.dtype)
@@ -104,20 +112,20 @@ def _activations(layer) -> tuple:
 
 
 def native_op_with_lengths(layer, x, weights, direction, initial_state, lengths):
-    """The layer's ONNX op over batch-major ``x`` with ``sequence_lens``; returns
-    (y (batch, time, dirs, H), *final states (dirs, batch, H)) like the backend functions."""
+    """The layer's ONNX op over time-major ``x`` (T, batch, F) with ``sequence_lens``; returns
+    (y (T, dirs, batch, H), *final states (dirs, batch, H)) as the op gives them."""
     op, order, n_states = _OPS[type(layer).__name__]
     dirs = 2 if direction == "bidirectional" else 1
     w, r, b = rnn_backend._onnx_weights(weights, order, layer.units)
     states = [rnn_backend._state_input(s, dirs) for s in (initial_state or [])]
     states += [None] * (n_states - len(states))
-    inputs = [K.permute_dimensions(x, (1, 0, 2)), w, r, b, lengths] + states
+    inputs = [x, w, r, b, lengths] + states
     while inputs[-1] is None:
         inputs.pop()
     extra = {"linear_before_reset": int(bool(layer.reset_after))} if op == "GRU" else {}
     outs = apply(op, inputs, hidden_size=layer.units, direction=direction,
                  **rnn_backend._activation_attrs(_activations(layer), dirs), **extra)
-    return (K.permute_dimensions(outs[0], (2, 0, 1, 3)),) + tuple(outs[1:])
+    return outs
 
 
 def _direction(t, axis: int, d: int, count: int):
@@ -143,7 +151,7 @@ def run_masked(layer, x, layers, direction, initial_state, mask):
         finals = [seq.final_state(_direction(s, 0, d, n), init) for s, init in zip(states, initial)]
         zero = layers[d].zero_output_for_mask
         if layer.return_sequences:
-            out = seq.restore(_direction(y, 2, d, n), reverse, initial[0], zero)
+            out = seq.restore(_direction(y, 1, d, n), reverse, initial[0], zero)
         elif zero:  # Keras's last output is the last processed step's, zeroed when that step is masked
             out = finals[0] * K.cast(seq.last_processed(reverse), finals[0].dtype)
         else:
