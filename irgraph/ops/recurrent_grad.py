@@ -25,7 +25,7 @@ from onnx import helper
 
 from . import grad_utils as gu
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, register
-from .trace import apply
+from .trace import apply, constant
 
 # ------------------------------------------------------------------------------ ReverseTime
 @register
@@ -111,7 +111,7 @@ class _ScanOp(Op):
     the per-step ``seq_outputs`` [T, B, width] and the final carries [B, H]."""
 
     seq_inputs: tuple = ()
-    optional: tuple = ("dY", "mask")
+    optional: tuple = ("dY", "mask", "S", "rmask")
 
     def _named(self, ins):
         names = self.input_names
@@ -162,7 +162,18 @@ class LSTMCellScan(_ScanOp):
 
 
 class _BackwardScan(_ScanOp):
-    """Reverse scan over the forward-equivalent time order carrying the state gradients."""
+    """Reverse scan over the forward-equivalent time order carrying the state gradients.
+
+    The state enters the gates through ``R`` (``h R^T``, adjoint ``dz R``). With per-gate state
+    masks (recurrent dropout: gate k reads ``(h * m_k) R_k^T``), the optional inputs are ``R`` the
+    block-diagonal [gH, gH] of the R_k, ``rmask`` the masks [B, gH] and ``S`` g stacked identities
+    [gH, H]: the adjoint is ``((dz R) * rmask) S``."""
+
+    def adjoint(self, body, named, dz):
+        prod = body("MatMul", dz, named["R"])
+        if named.get("S"):
+            prod = body("MatMul", body("Mul", prod, named["rmask"]), named["S"])
+        return prod
 
     def emit(self, e, attrs, ins, outs):
         named = self._named(["" if i is None else i for i in ins])
@@ -195,7 +206,7 @@ class LSTMBackwardScan(_BackwardScan):
     i, o, f, c); dh <- dZ R; dc <- dC * f. Outputs dZ [T, B, 4H], then the final dh, dc."""
 
     name = "LSTMBackwardScan"
-    input_names = ("dY", "A", "Ac", "f", "R", "dh0", "dc0", "mask")
+    input_names = ("dY", "A", "Ac", "f", "R", "dh0", "dc0", "mask", "S", "rmask")
     seq_inputs = ("dY", "A", "Ac", "f")
     carry_names = ("h", "c")
 
@@ -207,7 +218,7 @@ class LSTMBackwardScan(_BackwardScan):
         dH = body("Add", dh, s["dY"]) if "dY" in s else dh
         dC = body("Add", dc, body("Mul", dH, s["Ac"]))
         dz = body("Mul", body("Concat", dC, dH, dC, dC, axis=-1), s["A"])
-        return [body("MatMul", dz, named["R"]), body("Mul", dC, s["f"])], [dz]
+        return [self.adjoint(body, named, dz), body("Mul", dC, s["f"])], [dz]
 
 
 @register
@@ -220,9 +231,9 @@ class GRUBackwardScan(_BackwardScan):
     Outputs dzr [T, B, 2H], dn [T, B, H], then dh."""
 
     name = "GRUBackwardScan"
-    input_names = ("dY", "A", "z", "An", "Br", "r", "R", "Rn", "dh0", "mask")
+    input_names = ("dY", "A", "z", "An", "Br", "r", "R", "Rn", "dh0", "mask", "S", "rmask")
     seq_inputs = ("dY", "A", "z", "An", "Br", "r")
-    optional = ("dY", "mask", "An", "Br", "r", "Rn")
+    optional = ("dY", "mask", "An", "Br", "r", "Rn", "S", "rmask")
     carry_names = ("h",)
 
     def seq_widths(self, named, h):
@@ -234,11 +245,11 @@ class GRUBackwardScan(_BackwardScan):
         through_z = body("Mul", dH, s["z"])
         if "r" not in s:  # linear_before_reset=1
             dq = body("Mul", body("Concat", dH, dH, dH, axis=-1), s["A"])
-            return [body("Add", body("MatMul", dq, named["R"]), through_z)], [dH]
+            return [body("Add", self.adjoint(body, named, dq), through_z)], [dH]
         dn = body("Mul", dH, s["An"])
         drh = body("MatMul", dn, named["Rn"])
         dzr = body("Concat", body("Mul", dH, s["A"]), body("Mul", drh, s["Br"]), axis=-1)
-        new = body("Add", body("Add", body("MatMul", dzr, named["R"]), through_z), body("Mul", drh, s["r"]))
+        new = body("Add", body("Add", self.adjoint(body, named, dzr), through_z), body("Mul", drh, s["r"]))
         return [new], [dzr, dn]
 
 
@@ -247,7 +258,7 @@ class RNNBackwardScan(_BackwardScan):
     """Per step (reverse): dZ = (dh + dY) * A; dh <- dZ R. Outputs dZ [T, B, H], then dh."""
 
     name = "RNNBackwardScan"
-    input_names = ("dY", "A", "R", "dh0", "mask")
+    input_names = ("dY", "A", "R", "dh0", "mask", "S", "rmask")
     seq_inputs = ("dY", "A")
     carry_names = ("h",)
 
@@ -258,7 +269,7 @@ class RNNBackwardScan(_BackwardScan):
         (dh,) = carries
         dH = body("Add", dh, s["dY"]) if "dY" in s else dh
         dz = body("Mul", dH, s["A"])
-        return [body("MatMul", dz, named["R"])], [dz]
+        return [self.adjoint(body, named, dz)], [dz]
 
 
 # ------------------------------------------------------------------------------ activations
@@ -367,40 +378,104 @@ def _masked(v, mask):
     return v if mask is None else gu.where(mask, v, 0.0)
 
 
+def _rows(v, start: int, stop: int, axis: int = 0):
+    """``v[start:stop]`` along ``axis`` (static size); ``v`` itself when that is all of it."""
+    if start == 0 and stop == v.shape[axis]:
+        return v
+    return apply("Slice", [v], starts=[start], ends=[stop], axes=[axis])
+
+
+def _repeat(h, n: int):
+    """[..., H] -> [..., n*H], ``h`` repeated along the last axis."""
+    return h if n == 1 else apply("Concat", [h] * n, axis=-1)
+
+
+def _stacked_identities(n: int, hidden: int, dtype: str):
+    return constant(np.tile(np.eye(hidden, dtype=dtype), (n, 1)))
+
+
 class _Direction:
-    """One direction's tensors, in forward-equivalent time order."""
+    """One direction of a recurrent op, in forward-equivalent time order: the tensors the cells
+    need, and how the state enters the gates (``h_side``, ``scan_weights``, ``r_gradient``).
+
+    Native ONNX op: gate k reads ``h R_k^T + Rb_k``. Gate-masked recurrence (`RecurrentScan`,
+    recurrent dropout): gate k reads ``(h * m_k) R_k^T + Rb_k`` with ``RBt`` = the block-diagonal
+    of the R_k^T and ``rmask`` [B, G*H] = the m_k side by side."""
+
+    hidden: int
+    rbt = rmask = w = None
+
+    def h_side(self, h, g0: int, g1: int):
+        """What gates g0..g1 receive from the state sequence h [T, B, H] (bias included)."""
+        lo, hi = g0 * self.hidden, g1 * self.hidden
+        rb = None if self.rb is None else _rows(self.rb, lo, hi)
+        if self.rmask is None:
+            out = apply("MatMul", [h, gu.transpose_last2(_rows(self.r, lo, hi))])
+        else:
+            hm = _repeat(h, g1 - g0) * _rows(self.rmask, lo, hi, axis=-1)
+            out = apply("MatMul", [hm, _rows(_rows(self.rbt, lo, hi), lo, hi, axis=1)])
+        return out if rb is None else out + rb
+
+    def gate_mask(self, g0: int, g1: int):
+        lo, hi = g0 * self.hidden, g1 * self.hidden
+        return None if self.rmask is None else _rows(self.rmask, lo, hi, axis=-1)
+
+    def scan_weights(self, g0: int, g1: int) -> tuple:
+        """(R, S, rmask) inputs of a backward scan for the adjoint of gates g0..g1."""
+        lo, hi = g0 * self.hidden, g1 * self.hidden
+        if self.rmask is None:
+            return _rows(self.r, lo, hi), None, None
+        rb = gu.transpose_last2(_rows(_rows(self.rbt, lo, hi), lo, hi, axis=1))
+        return rb, _stacked_identities(g1 - g0, self.hidden, self.rbt.dtype), self.gate_mask(g0, g1)
+
+    def r_gradient(self, blocks):
+        """Gradient of R (or RBt) from [(d gates g0..g1 [T, B, n*H], state read [T, B, H], g0, g1)]."""
+        if self.rmask is None:
+            parts = [_sum_outer(dq, h) for dq, h, _g0, _g1 in blocks]
+            return parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
+        width = self.rbt.shape[0]
+        rows = []
+        for dq, h, g0, g1 in blocks:  # block-diagonal: gates g0..g1 read only their own columns
+            blk = _sum_outer(dq, _repeat(h, g1 - g0) * self.gate_mask(g0, g1))
+            lo, hi = g0 * self.hidden, g1 * self.hidden
+            pads = [constant(np.zeros((hi - lo, n), dtype=blk.dtype)) for n in (lo, width - hi)]
+            rows.append(apply("Concat", [p for p in (pads[0], blk, pads[1]) if p.shape[1]], axis=1))
+        grad = rows[0] if len(rows) == 1 else apply("Concat", rows, axis=0)
+        return apply("Transpose", [grad], perm=(1, 0))
+
+
+class _NativeDirection(_Direction):
+    """Direction ``d`` of an ONNX LSTM / GRU / RNN op."""
 
     def __init__(self, cell, attrs, ins, outs, grads, d, dirs):
         x, w, r, b, lens, h0, c0 = ins
         reverse = attrs.get("direction") == "reverse" or d == 1
-        flip = (lambda v: apply("ReverseTime", [v] if lens is None else [v, lens])) if reverse else (lambda v: v)
-        self.flip = flip
+        self.flip = (lambda v: apply("ReverseTime", [v] if lens is None else [v, lens])) if reverse \
+            else (lambda v: v)
         self.acts = direction_activations(cell, attrs, d)
-        self.x = flip(x)
+        self.hidden = int(attrs["hidden_size"])
+        self.x = self.flip(x)
         self.w, self.r = _take(w, d, 0, dirs), _take(r, d, 0, dirs)
         self.wb, self.rb = (None, None) if b is None else _split(_take(b, d, 0, dirs), 2)
         y = _take(outs[0], d, 1, dirs)
-        state = _take(outs[1], d, 0, dirs)
-        zeros = gu.zeros_like(state)
+        zeros = gu.zeros_like(_take(outs[1], d, 0, dirs))
         self.h0 = zeros if h0 is None else _take(h0, d, 0, dirs)
         self.c0 = zeros if c0 is None else _take(c0, d, 0, dirs)
-        self.h_prev = _previous_states(flip(y), self.h0)
-        self.dy = None if grads[0] is None else flip(_take(grads[0], d, 1, dirs))
+        self.h_prev = _previous_states(self.flip(y), self.h0)
+        self.dy = None if grads[0] is None else self.flip(_take(grads[0], d, 1, dirs))
         self.dh_last = zeros if grads[1] is None else _take(grads[1], d, 0, dirs)
         self.dc_last = zeros if len(grads) < 3 or grads[2] is None else _take(grads[2], d, 0, dirs)
         self.mask = None if lens is None else _step_mask(x, lens)
-
-    def project(self, v, weights, bias):
-        """v [T, B, k] @ weights^T [+ bias]."""
-        out = apply("MatMul", [v, gu.transpose_last2(weights)])
-        return out if bias is None else out + bias
+        self.x_side = apply("MatMul", [self.x, gu.transpose_last2(self.w)])
+        if self.wb is not None:
+            self.x_side = self.x_side + self.wb
 
 
 # ------------------------------------------------------------------------------ cells
 def _lstm(d: _Direction):
-    """Returns (dZ for the x side, [(dZ block, H block)] for R, dZ for Rb, dh0, dc0)."""
+    """Returns (d x-side pre-activations [T, B, G*H], R-gradient blocks, d Rb, dh0, dc0)."""
     act_f, act_g, act_h = d.acts
-    pre = d.project(d.x, d.w, d.wb) + d.project(d.h_prev, d.r, d.rb)
+    pre = d.x_side + d.h_side(d.h_prev, 0, 4)
     a_i, a_o, a_f, a_c = _split(pre, 4)
     i, di = activation_and_derivative(act_f, a_i)
     o, do = activation_and_derivative(act_f, a_o)
@@ -410,49 +485,65 @@ def _lstm(d: _Direction):
     c_prev = _previous_states(c, d.c0)
     hc, dhc = activation_and_derivative(act_h, c)
     factors = apply("Concat", [g * di, hc * do, c_prev * df, i * dg], axis=-1)
-    dz, dh0, dc0 = apply("LSTMBackwardScan", [d.dy, _masked(factors, d.mask), o * dhc, f, d.r,
-                                              d.dh_last, d.dc_last, d.mask])
-    return dz, [(dz, d.h_prev)], dz, dh0, dc0
+    r, s, rmask = d.scan_weights(0, 4)
+    dz, dh0, dc0 = apply("LSTMBackwardScan", [d.dy, _masked(factors, d.mask), o * dhc, f, r,
+                                              d.dh_last, d.dc_last, d.mask, s, rmask])
+    return dz, [(dz, d.h_prev, 0, 4)], dz, dh0, dc0
 
 
 def _gru(d: _Direction, linear_before_reset: int):
     act_f, act_g = d.acts
-    xz, xr, xn = _split(d.project(d.x, d.w, d.wb), 3)
-    rz, rr, rn = _split(d.r, 3, axis=0)
+    xz, xr, xn = _split(d.x_side, 3)
     if linear_before_reset:
-        hz, hr, hn = _split(d.project(d.h_prev, d.r, d.rb), 3)
+        hz, hr, hn = _split(d.h_side(d.h_prev, 0, 3), 3)
     else:
-        rbz, rbr, rbn = (None, None, None) if d.rb is None else _split(d.rb, 3)
-        r_zr = apply("Concat", [rz, rr], axis=0)
-        hz, hr = _split(d.project(d.h_prev, r_zr, None if d.rb is None else apply("Concat", [rbz, rbr], axis=0)), 2)
+        hz, hr = _split(d.h_side(d.h_prev, 0, 2), 2)
     z, dz = activation_and_derivative(act_f, xz + hz)
     r, dr = activation_and_derivative(act_f, xr + hr)
     if linear_before_reset:
         n, dn = activation_and_derivative(act_g, xn + r * hn)
     else:
         rh = r * d.h_prev
-        n, dn = activation_and_derivative(act_g, xn + d.project(rh, rn, rbn))
+        n, dn = activation_and_derivative(act_g, xn + d.h_side(rh, 2, 3))
     a_z = _masked((d.h_prev - n) * dz, d.mask)
     a_n = _masked((1.0 - z) * dn, d.mask)
     if linear_before_reset:
         a_r = a_n * hn * dr
+        r_in, s, rmask = d.scan_weights(0, 3)
         dh, dh0 = apply("GRUBackwardScan", [d.dy, apply("Concat", [a_z, a_r, a_n * r], axis=-1), z,
-                                            None, None, None, d.r, None, d.dh_last, d.mask])
+                                            None, None, None, r_in, None, d.dh_last, d.mask, s, rmask])
         da_z, da_r, da_n = dh * a_z, dh * a_r, dh * a_n
         dx_side = apply("Concat", [da_z, da_r, da_n], axis=-1)
         dh_side = apply("Concat", [da_z, da_r, da_n * r], axis=-1)
-        return dx_side, [(dh_side, d.h_prev)], dh_side, dh0, None
-    dzr, da_n, dh0 = apply("GRUBackwardScan", [d.dy, a_z, z, a_n, d.h_prev * dr, r, r_zr, rn,
-                                                d.dh_last, d.mask])
+        return dx_side, [(dh_side, d.h_prev, 0, 3)], dh_side, dh0, None
+    # the candidate reads r * h (times its state mask): fold that mask into the per-step factors
+    m_n = d.gate_mask(2, 3)
+    h_read, r_read = (d.h_prev, r) if m_n is None else (d.h_prev * m_n, r * m_n)
+    rn, _s, _m = d.scan_weights(2, 3)
+    if m_n is not None:
+        rn = _rows(_rows(d.rbt, 2 * d.hidden, 3 * d.hidden), 2 * d.hidden, 3 * d.hidden, axis=1)
+        rn = gu.transpose_last2(rn)
+    r_zr, s, rmask = d.scan_weights(0, 2)
+    dzr, da_n, dh0 = apply("GRUBackwardScan", [d.dy, a_z, z, a_n, h_read * dr, r_read, r_zr, rn,
+                                                d.dh_last, d.mask, s, rmask])
     dx_side = apply("Concat", [dzr, da_n], axis=-1)
-    return dx_side, [(dzr, d.h_prev), (da_n, rh)], dx_side, dh0, None
+    return dx_side, [(dzr, d.h_prev, 0, 2), (da_n, rh, 2, 3)], dx_side, dh0, None
 
 
 def _rnn(d: _Direction):
     (act,) = d.acts
-    _, da = activation_and_derivative(act, d.project(d.x, d.w, d.wb) + d.project(d.h_prev, d.r, d.rb))
-    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), d.r, d.dh_last, d.mask])
-    return dz, [(dz, d.h_prev)], dz, dh0, None
+    _, da = activation_and_derivative(act, d.x_side + d.h_side(d.h_prev, 0, 1))
+    r, s, rmask = d.scan_weights(0, 1)
+    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), r, d.dh_last, d.mask, s, rmask])
+    return dz, [(dz, d.h_prev, 0, 1)], dz, dh0, None
+
+
+def _cell_gradients(cell: str, attrs: dict, d: _Direction):
+    if cell == "LSTM":
+        return _lstm(d)
+    if cell == "GRU":
+        return _gru(d, int(attrs.get("linear_before_reset", 0)))
+    return _rnn(d)
 
 
 # ------------------------------------------------------------------------------ the VJP
@@ -464,18 +555,11 @@ def recurrent_vjp(cell: str, attrs: dict, ins: list, outs: list, grads: list) ->
     grads = list(grads)
     if all(g is None for g in grads):
         return [None] * n_in
-    x, w, r, b, lens, h0, c0 = ins
     dirs = 2 if attrs.get("direction") == "bidirectional" else 1
     per_dir = []
     for index in range(dirs):
-        d = _Direction(cell, attrs, ins, outs, grads, index, dirs)
-        if cell == "LSTM":
-            result = _lstm(d)
-        elif cell == "GRU":
-            result = _gru(d, int(attrs.get("linear_before_reset", 0)))
-        else:
-            result = _rnn(d)
-        per_dir.append((d, result))
+        d = _NativeDirection(cell, attrs, ins, outs, grads, index, dirs)
+        per_dir.append((d, _cell_gradients(cell, attrs, d)))
     return _gather_gradients(ins, per_dir, n_in)
 
 
@@ -488,9 +572,7 @@ def _gather_gradients(ins, per_dir, n_in):
     if gu.needs_grad(w):
         dw = _stack([_sum_outer(dx_side, d.x) for d, (dx_side, *_rest) in per_dir])
     if gu.needs_grad(r):
-        dr = _stack([apply("Concat", [_sum_outer(dq, hin) for dq, hin in blocks], axis=0)
-                     if len(blocks) > 1 else _sum_outer(*blocks[0])
-                     for d, (_dx, blocks, *_rest) in per_dir])
+        dr = _stack([d.r_gradient(blocks) for d, (_dx, blocks, *_rest) in per_dir])
     if gu.needs_grad(b):
         db = _stack([apply("Concat", [_sum_steps(dx_side), _sum_steps(dq_bias)], axis=0)
                      for d, (dx_side, _blocks, dq_bias, *_rest) in per_dir])
