@@ -464,6 +464,58 @@ def test_unknown_time_length_bidirectional_stacked_and_backwards():
     check_model(model, [seq((B, 7, F), seed=26)], ref)
 
 
+# ============================================================================ masks
+LENGTHS = [5, 3, 2]
+
+
+def _padded(padding, seed):
+    """Sequences whose padded steps are all zeros (Masking(0.0) masks them)."""
+    x = seq(seed=seed)
+    for i, n in enumerate(LENGTHS):
+        if padding == "pre":
+            x[i, :T - n] = 0.0
+        else:
+            x[i, n:] = 0.0
+    return x
+
+
+def _each_alone(fn, x, padding):
+    """fn on each sequence without its padding (Keras's mask semantics for the last output); the
+    lengths are fixed, so perturbing a padded entry leaves the reference unchanged: the mask is not
+    differentiable and the gradient w.r.t. padded steps is zero, as in Keras."""
+    outs = []
+    for i, n in enumerate(LENGTHS):
+        outs.append(fn(x[i:i + 1, T - n:] if padding == "pre" else x[i:i + 1, :n]))
+    return np.concatenate(outs, 0)
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("name", sorted(LAYERS) + ["bidirectional", "stacked", "go_backwards"])
+def test_masked_last_output(name, padding):
+    from irgraph.layers import Masking
+    x = Input(shape=(T, F))
+    h = Masking(0.0)(x)
+    if name == "bidirectional":
+        layer = Bidirectional(GRU(H), merge_mode="concat")
+        out = layer(h)
+        one = lambda w, s: np_layer(layer, w, s)  # noqa: E731
+    elif name == "stacked":
+        first, second = LSTM(H, return_sequences=True), SimpleRNN(2)
+        out = second(first(h))
+        one = lambda w, s: np_layer(second, w, np_layer(first, w, s))  # noqa: E731
+    elif name == "go_backwards":
+        layer = LSTM(H, go_backwards=True)
+        out = layer(h)
+        one = lambda w, s: np_layer(layer, w, s)  # noqa: E731
+    else:
+        layer = LAYERS[name]()
+        out = layer(h)
+        one = lambda w, s: np_layer(layer, w, s)  # noqa: E731
+    model = Model(x, out)
+    xs = _padded(padding, seed=27)
+    check_model(model, [xs], lambda w, xs: _each_alone(lambda s: one(w, s), xs[0], padding))
+
+
 # ============================================================================ training smoke test
 def test_lstm_learns_with_unknown_time_length():
     """An LSTM on a learnable toy task (sum of the sequence) with Input(shape=(None, 1)): fit on
