@@ -52,9 +52,10 @@ def set_random_weights(model, seed=0, scale=0.5):
     model.set_weights([rng.uniform(-scale, scale, w.shape).astype(np.float32) for w in model.get_weights()])
 
 
-def run(model, torch_loss, xs, ys, kind, lr=0.1, seed=0):
+def run(model, torch_loss, xs, ys, kind, lr=0.1, seed=0, batches=None):
     """STEPS full-batch steps in irgraph (train_on_batch) and in torch; ``torch_loss(p, xs, ys)``
-    gets the weights by path as float64 torch tensors and the batches as torch tensors."""
+    gets the weights by path as float64 torch tensors and the batches as torch tensors.
+    ``batches``: one (xs, ys) per step instead of the same xs, ys at every step."""
     if kind in ("adam", "rmsprop"):
         # RMSprop's and Adam's steps are g / sqrt(v): for a small gradient entry the update is
         # ~lr * g / sqrt(eps), so the float32 rounding of that entry (~1e-7 absolute) is amplified
@@ -72,8 +73,9 @@ def run(model, torch_loss, xs, ys, kind, lr=0.1, seed=0):
 
     def as_torch(a):
         return torch.tensor(a if a.dtype.kind in "iu" else a.astype(np.float64))
-    txs, tys = [as_torch(x) for x in xs], [as_torch(y) for y in ys]
-    for step in range(STEPS):
+    batches = batches or [(xs, ys)] * STEPS
+    for step, (xs, ys) in enumerate(batches):
+        txs, tys = [as_torch(x) for x in xs], [as_torch(y) for y in ys]
         ours = model.train_on_batch(xs if len(xs) > 1 else xs[0], ys[0])
         ours = ours[0] if isinstance(ours, list) else ours
         leaves = {k: p.clone().requires_grad_(True) for k, p in params.items()}
@@ -464,3 +466,18 @@ def test_mask_with_go_backwards(padding, kind):
         return mse(_each_alone(lambda s: torch_layer("lstm", p, layer.name, s.flip(1))[1], xs[0], padding),
                    ys[0])
     run(model, ref, [xs], ys, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_unknown_time_length(cell, kind):
+    """Input(shape=(None, F)): the steps see sequences of 5, 2 and 4 steps (one training graph)."""
+    layer, head = LAYER[cell](return_sequences=True), Dense(1)
+    x = Input(shape=(None, F))
+    model = Model(x, head(layer(x)))
+    batches = [batch((B, n, F), (B, n, 1), seed=20 + n) for n in (5, 2, 4)]
+
+    def ref(p, xs, ys):
+        y, _, _ = torch_layer(cell, p, layer.name, xs[0])
+        return mse(dense(p, head.name, y), ys[0])
+    run(model, ref, None, None, kind, batches=batches)
