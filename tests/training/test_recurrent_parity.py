@@ -481,3 +481,63 @@ def test_unknown_time_length(cell, kind):
         y, _, _ = torch_layer(cell, p, layer.name, xs[0])
         return mse(dense(p, head.name, y), ys[0])
     run(model, ref, None, None, kind, batches=batches)
+
+
+# --------------------------------------------------------------------------- seed-like models
+@pytest.mark.parametrize("kind", KINDS)
+def test_shared_lstm_on_two_inputs(kind):
+    """One LSTM applied to two inputs (the seed's tweet-pair classifier): its gradient is the sum
+    of both uses."""
+    from irgraph.layers import concatenate
+    shared, head = LSTM(H), Dense(1, activation="sigmoid")
+    a, b = Input(shape=(T, F)), Input(shape=(T, F))
+    model = Model([a, b], head(concatenate([shared(a), shared(b)])))
+    xa, xb = data((B, T, F), (B, T, F), seed=30)
+    ys = [np.random.default_rng(31).random((B, 1)).astype(np.float32)]
+
+    def ref(p, xs, ys):
+        ha = torch_layer("lstm", p, shared.name, xs[0])[1]
+        hb = torch_layer("lstm", p, shared.name, xs[1])[1]
+        return mse(dense(p, head.name, torch.cat([ha, hb], -1), torch.sigmoid), ys[0])
+    run(model, ref, [xa, xb], ys, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_encoder_states_as_decoder_initial_state(kind):
+    """Sequence to sequence: the encoder's return_state [h, c] is the decoder's initial_state."""
+    from irgraph.layers import TimeDistributed
+    encoder = LSTM(H, return_state=True)
+    decoder, head = LSTM(H, return_sequences=True), Dense(2)
+    a, b = Input(shape=(T, F)), Input(shape=(T - 1, 2))
+    _, h, c = encoder(a)
+    model = Model([a, b], TimeDistributed(head)(decoder(b, initial_state=[h, c])))
+    xa, xb = data((B, T, F), (B, T - 1, 2), seed=32)
+    ys = data((B, T - 1, 2), seed=33)
+
+    def ref(p, xs, ys):
+        _, h, c = torch_layer("lstm", p, encoder.name, xs[0])
+        y, _, _ = torch_layer("lstm", p, decoder.name, xs[1], [h, c])
+        return mse(dense(p, head.name, y), ys[0])
+    run(model, ref, [xa, xb], ys, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bidirectional_encoder_repeat_vector_decoder(kind):
+    """The seed's sentence autoencoder: Bidirectional(LSTM) encoder, RepeatVector, LSTM decoder
+    with return_sequences, TimeDistributed(Dense)."""
+    from irgraph.layers import RepeatVector, TimeDistributed
+    encoder = Bidirectional(LSTM(H), merge_mode="concat", name="encoder_lstm")
+    decoder, head = LSTM(H, return_sequences=True), Dense(F)
+    x = Input(shape=(T, F))
+    model = Model(x, TimeDistributed(head)(decoder(RepeatVector(T)(encoder(x)))))
+    [xs] = data((B, T, F), seed=34)
+    fw, bw = encoder.forward_layer.name, encoder.backward_layer.name
+
+    def ref(p, xs, ys):
+        mod = _module(torch.nn.LSTM, F, H, bidirectional=True)
+        params = {**torch_params("lstm", p, fw, "_l0"), **torch_params("lstm", p, bw, "_l0_reverse")}
+        _, (h, _) = functional_call(mod, params, (xs[0],))
+        code = torch.cat([h[0], h[1]], -1)
+        y, _, _ = torch_layer("lstm", p, decoder.name, code[:, None, :].expand(-1, T, -1))
+        return mse(dense(p, head.name, y), ys[0])
+    run(model, ref, [xs], [xs], kind)
