@@ -541,3 +541,28 @@ def test_bidirectional_encoder_repeat_vector_decoder(kind):
         y, _, _ = torch_layer("lstm", p, decoder.name, code[:, None, :].expand(-1, T, -1))
         return mse(dense(p, head.name, y), ys[0])
     run(model, ref, [xs], [xs], kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_mask_with_initial_state_and_an_empty_sequence(cell, kind):
+    """Masked input, initial_state from a Dense of a second input, one fully padded row: that row's
+    output is its initial state, so its gradient goes straight into the Dense."""
+    emb, layer = Embedding(7, F, mask_zero=True), LAYER[cell]()
+    makers = [Dense(H, activation="tanh") for _ in layer.state_names]
+    ids_in, z = Input(shape=(T,), dtype="int64"), Input(shape=(2,))
+    model = Model([ids_in, z], layer(emb(ids_in), initial_state=[d(z) for d in makers]))
+    ids = np.array([[1, 2, 3, 0, 0], [0, 0, 0, 0, 0], [0, 0, 4, 5, 6]], np.int64)
+    lengths = [(0, 3), (0, 0), (2, 5)]
+    [zs] = data((B, 2), seed=35)
+    ys = data((B, H), seed=36)
+
+    def ref(p, xs, ys):
+        e = p[emb.name + "/embeddings"][xs[0]]
+        state = [dense(p, d.name, xs[1], torch.tanh) for d in makers]
+        outs = []
+        for i, (start, stop) in enumerate(lengths):
+            s = [v[i:i + 1] for v in state]
+            outs.append(s[0] if start == stop else torch_layer(cell, p, layer.name, e[i:i + 1, start:stop], s)[1])
+        return mse(torch.cat(outs, 0), ys[0])
+    run(model, ref, [ids, zs], ys, kind)
