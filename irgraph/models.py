@@ -193,7 +193,30 @@ class Model(Layer):
             for t, v in zip(node.output_tensors, outs):
                 env[id(t)] = v
         leaves, template = flatten(self._output_struct, lambda o: isinstance(o, KerasTensor))
+        from .ops.trace import current
+        current().model_masks = {id(self): [None if t._keras_mask is None else env.get(id(t._keras_mask))
+                                             for t in leaves]}  # read by compute_mask, right after
         return rebuild(template, [env[id(t)] for t in leaves])
+
+    # a model used as a layer gives its outputs the masks its own layers made (masks of the tensors
+    # it is called on do not enter it: its calls were recorded without them)
+    @property
+    def supports_masking(self) -> bool:
+        value = self.__dict__.get("_supports_masking")
+        if value is not None:
+            return value
+        return any(getattr(t, "_keras_mask", None) is not None for t in getattr(self, "_outputs", ()))
+
+    @supports_masking.setter
+    def supports_masking(self, value) -> None:
+        object.__setattr__(self, "_supports_masking", bool(value))
+
+    def compute_mask(self, inputs, mask=None):
+        from .ops.trace import current
+        masks = getattr(current(), "model_masks", {}).get(id(self))
+        if masks is None:
+            return None
+        return masks[0] if len(masks) == 1 else masks
 
     # ----------------------------------------------------------------------------- IR
     @property

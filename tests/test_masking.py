@@ -553,3 +553,17 @@ def test_sequences_longer_than_input_length():
     with pytest.raises(ValueError, match=r"Embedding layer 'emb5' was declared with input_length=5.*"
                                          r"shape \(7,\).*pad_sequences"):
         L.Embedding(V, D, input_length=5, name="emb5")(inp)
+
+
+def test_model_used_as_a_layer_gives_its_outputs_their_masks():
+    ids_in = irgraph.Input((None,), dtype="int32")
+    encoder = Model(ids_in, L.LSTM(H, return_sequences=True)(L.Embedding(V, D, mask_zero=True)(ids_in)))
+    outer_in = irgraph.Input((None,), dtype="int32")
+    seq = encoder(outer_in)
+    assert seq._keras_mask is not None
+    rnn = L.GRU(H)
+    model = Model(outer_in, rnn(seq))
+    ids = padded("pre")
+    got = model.predict(ids, verbose=0)
+    for i, s in enumerate(SEQUENCES):
+        np.testing.assert_allclose(got[i], alone(model, s)[0], rtol=1e-5, atol=1e-6)
