@@ -437,10 +437,20 @@ def test_activations(name, kw):
     check_model(model, [seq(seed=21, scale=3.0)], ref)
 
 
-def test_without_bias():
-    layer = LSTM(H, use_bias=False, return_sequences=True)
-    model, ref = one_layer(layer)
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_without_bias(name):
+    model, ref = one_layer(LAYERS[name](use_bias=False, return_sequences=True))
     check_model(model, [seq(seed=22)], ref)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_around_a_backwards_layer(return_sequences):
+    """Bidirectional(LSTM(go_backwards=True)): the 'forward' copy runs backwards and its clone
+    forwards; Keras flips the second one's sequence, the first keeps its processing order."""
+    layer = Bidirectional(LSTM(H, go_backwards=True, return_sequences=return_sequences), merge_mode="concat")
+    x = Input(shape=(T, F))
+    model = Model(x, layer(x))
+    check_model(model, [seq(seed=28)], lambda w, xs: np_layer(layer, w, xs[0]))
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
