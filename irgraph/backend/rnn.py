@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import grad_utils as gu
 from ..ops.trace import apply
 from .math import (_v, concatenate, expand_dims, getitem, permute_dimensions, reshape, split,
                    symbolic, transpose)
 
-__all__ = ["RNN_ACTIVATIONS", "gru", "lstm", "reverse_time", "rnn_activation", "simple_rnn"]
+__all__ = ["RNN_ACTIVATIONS", "gru", "lstm", "recurrent_dropout_mask", "reverse_time", "rnn_activation",
+           "simple_rnn"]
 
 # Keras activation name -> (ONNX recurrent activation, alpha, beta); None: the function takes none.
 # All are run by onnxruntime's CPU LSTM/GRU/RNN kernels.
@@ -96,7 +98,11 @@ def _state_input(state, dirs: int):
     return _stack([_v(s) for s in per_dir])
 
 
-def _recurrent(op, x, weights, order, activations, direction, initial_state, n_states, **attrs):
+def _recurrent(op, x, weights, order, activations, direction, initial_state, n_states, dropout_masks=None,
+               **attrs):
+    if dropout_masks is not None:
+        return _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state,
+                                       n_states, dropout_masks, **attrs)
     x = _v(x)
     if x.ndim != 3:
         raise ValueError(f"{op} expects a 3D input (batch, timesteps, features), got shape {x.shape}")
@@ -122,29 +128,108 @@ def _recurrent(op, x, weights, order, activations, direction, initial_state, n_s
     return (y,) + tuple(outs[1:])
 
 
+# ------------------------------------------------------------------------------ dropout
+def recurrent_dropout_mask(x, width: int, rate: float, seed=None):
+    """One Keras dropout mask for a sequence ``x`` (batch, time, features): (batch, width), each
+    entry 0 with probability ``rate`` and 1/(1-rate) otherwise, reused at every step."""
+    from .random import dropout
+    x = _v(x)
+    target = gu.shape_tensor([gu.dims(x, 0, 1), int(width)])
+    ones = apply("Expand", [gu.scalar(1, x.dtype), target], out_shape=(x.sym_shape[0], int(width)))
+    return dropout(ones, rate, seed=seed)
+
+
+def _gate_blocks(masks, order, gates: int):
+    """Per-gate masks in ONNX gate order from Keras's list (Keras gate order); one mask: all gates."""
+    masks = list(masks) if isinstance(masks, (list, tuple)) else [masks] * gates
+    if len(masks) != gates:
+        raise ValueError(f"expected one dropout mask per gate ({gates}), got {len(masks)}")
+    return [_v(masks[i]) for i in (order or range(gates))]
+
+
+def _block_diagonal_rt(r, gates: int, units: int):
+    """[G*H, G*H] block-diagonal of the R_k^T from ONNX's R [G*H, H]."""
+    blocks = np.kron(np.eye(gates), np.ones((units, units))).astype(r.dtype)
+    tiled = r if gates == 1 else concatenate([r] * gates, axis=1)
+    return transpose(tiled * blocks)
+
+
+def _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state, n_states,
+                            masks, **attrs):
+    """One direction with Keras dropout masks ``(input masks, state masks)``: each None, one mask,
+    or one per gate (Keras gate order). Without state masks the input mask multiplies x and the
+    native op runs; with them the recurrence is a `RecurrentScan` (the native ops cannot mask the
+    state). Returns what `_recurrent` returns."""
+    input_masks, state_masks = masks
+    if direction not in ("forward", "reverse"):
+        raise ValueError(f"{op} with dropout masks runs one direction at a time, got {direction!r}")
+    x = _v(x)
+    if state_masks is None:
+        if isinstance(input_masks, (list, tuple)):
+            raise ValueError(f"{op}: one input dropout mask per gate needs state masks too (Keras's "
+                             "implementation 1); pass one input mask")
+        if input_masks is not None:
+            x = x * expand_dims(_v(input_masks), 1)
+        return _recurrent(op, x, weights, order, activations, direction, initial_state, n_states, **attrs)
+    if weights and not isinstance(weights[0], (list, tuple)):
+        weights = [weights]
+    units = int(_v(weights[0][1]).shape[0])
+    gates = _v(weights[0][1]).shape[1] // units
+    w, r, b = (None if t is None else getitem(t, 0) for t in _onnx_weights(weights, order, units))
+    xt = permute_dimensions(x, (1, 0, 2))
+    reverse = direction == "reverse"
+    if reverse:
+        xt = apply("ReverseTime", [xt])
+    w_blocks = split(w, [units] * gates, axis=0) if gates > 1 else [w]
+    if input_masks is None:
+        xw = apply("MatMul", [xt, transpose(w)])
+    else:
+        xw = concatenate([apply("MatMul", [xt * m, transpose(wk)])
+                          for m, wk in zip(_gate_blocks(input_masks, order, gates), w_blocks)], axis=-1)
+    wb = rb = None
+    if b is not None:
+        wb, rb = split(b, [gates * units] * 2, axis=0)
+        xw = xw + wb
+    rmask = concatenate(_gate_blocks(state_masks, order, gates), axis=-1)
+    target = gu.shape_tensor([gu.dims(x, 0, 1), units])
+    zeros = apply("Expand", [gu.scalar(0, x.dtype), target], out_shape=(x.sym_shape[0], units))
+    states = [zeros if s is None else _v(s) for s in (list(initial_state or []) + [None] * n_states)[:n_states]]
+    act = _activation_attrs(activations, 1)
+    outs = apply("RecurrentScan", [xw, _block_diagonal_rt(r, gates, units), rb, rmask, states[0],
+                                   states[1] if n_states == 2 else None, None],
+                 cell=op, hidden_size=units, **act, **attrs)
+    y = outs[0]
+    if reverse:
+        y = apply("ReverseTime", [y])
+    y = permute_dimensions(expand_dims(y, 1), (2, 0, 1, 3))
+    return (y,) + tuple(expand_dims(s, 0) for s in outs[1:])
+
+
+# ------------------------------------------------------------------------------ layers' functions
 @symbolic
 def lstm(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
-         initial_state=None):
+         initial_state=None, dropout_masks=None):
     """ONNX LSTM from Keras weights: per direction (kernel (in, 4H), recurrent_kernel (H, 4H),
-    bias (4H,) or None), gates i, f, c, o. ``initial_state``: [h, c]. Returns (y, h, c)."""
+    bias (4H,) or None), gates i, f, c, o. ``initial_state``: [h, c]. Returns (y, h, c).
+    ``dropout_masks``: (input masks, state masks) of one direction, see `_recurrent_with_dropout`."""
     return _recurrent("LSTM", x, weights, _LSTM_ORDER, (recurrent_activation, activation, activation),
-                      direction, initial_state, 2)
+                      direction, initial_state, 2, dropout_masks)
 
 
 @symbolic
 def gru(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
-        initial_state=None, reset_after=True):
+        initial_state=None, reset_after=True, dropout_masks=None):
     """ONNX GRU from Keras weights: per direction (kernel (in, 3H), recurrent_kernel (H, 3H), bias
     (2, 3H) with ``reset_after`` or (3H,) without, or None), gates z, r, h. Returns (y, h)."""
     return _recurrent("GRU", x, weights, None, (recurrent_activation, activation), direction,
-                      initial_state, 1, linear_before_reset=int(bool(reset_after)))
+                      initial_state, 1, dropout_masks, linear_before_reset=int(bool(reset_after)))
 
 
 @symbolic
-def simple_rnn(x, weights, activation="tanh", direction="forward", initial_state=None):
+def simple_rnn(x, weights, activation="tanh", direction="forward", initial_state=None, dropout_masks=None):
     """ONNX RNN from Keras weights: per direction (kernel (in, H), recurrent_kernel (H, H), bias (H,)
     or None). Returns (y, h)."""
-    return _recurrent("RNN", x, weights, None, (activation,), direction, initial_state, 1)
+    return _recurrent("RNN", x, weights, None, (activation,), direction, initial_state, 1, dropout_masks)
 
 
 @symbolic

@@ -161,15 +161,60 @@ class _RNN(Layer):
                                  f"shape {s.shape}")
 
     # ----------------------------------------------------------------------------- call
-    def _op(self, x, weights, direction, initial_state):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
         """The backend recurrence; returns (y (batch, time, dirs, H), *states (dirs, batch, H))."""
         raise NotImplementedError
 
-    def _run(self, x, layers, direction, initial_state=None, mask=None):
+    # ----------------------------------------------------------------------------- dropout
+    def _uses_dropout(self) -> bool:
+        return 0.0 < self.dropout < 1.0 or 0.0 < self.recurrent_dropout < 1.0
+
+    def _dropout_masks(self, x):
+        """Keras 3's masks for one sequence in training: (input masks, state masks), each None, one
+        (batch, n) mask or a list of one per gate (Keras gate order), reused at every step.
+        SimpleRNN draws one of each. GRU and LSTM draw one input mask when recurrent_dropout is 0
+        (Keras's implementation 2) and one mask per gate for the input and for the state otherwise
+        (recurrent_dropout selects implementation 1)."""
+        per_gate = self.gates if 0.0 < self.recurrent_dropout < 1.0 and self.gates > 1 else 1
+
+        def draw(width, rate):
+            if not 0.0 < rate < 1.0:
+                return None
+            masks = [K.recurrent_dropout_mask(x, width, rate) for _ in range(per_gate)]
+            return masks if per_gate > 1 else masks[0]
+        return draw(int(x.shape[-1]), self.dropout), draw(self.units, self.recurrent_dropout)
+
+    def _run_with_dropout(self, x, layers, direction, initial_state, mask):
+        """`_run` in training with dropout: each direction runs alone with its own layer's masks
+        (Keras draws them per layer). Input dropout alone keeps the native op (and masking);
+        recurrent dropout runs the backend's Scan form of the recurrence."""
+        directions = ("forward", "reverse") if direction == "bidirectional" else (direction,)
+        results = []
+        for d, (layer, one_direction) in enumerate(zip(layers, directions)):
+            states = initial_state and [[s[d]] for s in initial_state]
+            input_masks, state_masks = layer._dropout_masks(x)
+            if state_masks is None:
+                x_dropped = x if input_masks is None else x * K.expand_dims(input_masks, 1)
+                results += self._run(x_dropped, [layer], one_direction, states, mask)
+                continue
+            if mask is not None:
+                raise NotImplementedError(
+                    f"{layer._what()}: recurrent_dropout in training together with a mask (mask_zero, "
+                    "Masking) is not supported yet; set recurrent_dropout=0 or feed unpadded sequences")
+            y, *finals = layer._op(x, [layer._weight_set()], one_direction, states,
+                                   dropout_masks=(input_masks, state_masks))
+            finals = [_pick(s, 0, 0, 1) for s in finals]
+            results.append((_pick(y, 2, 0, 1) if self.return_sequences else finals[0], finals))
+        return results
+
+    def _run(self, x, layers, direction, initial_state=None, mask=None, training=None):
         """Run one op with the weights of ``layers`` (one per direction). ``initial_state``: one list
         of per-direction tensors per state. Returns per direction (output, [final states]), the
         output being the sequence in input time order or the last step. With a (batch, time)
-        ``mask``, masked steps are skipped as Keras does (see masked_rnn)."""
+        ``mask``, masked steps are skipped as Keras does (see masked_rnn). In training, dropout
+        and recurrent_dropout apply (see `_run_with_dropout`)."""
+        if training and any(layer._uses_dropout() for layer in layers):
+            return self._run_with_dropout(x, layers, direction, initial_state, mask)
         if mask is not None:
             return run_masked(self, x, layers, direction, initial_state, _first_mask(mask))
         y, *states = self._op(x, [layer._weight_set() for layer in layers], direction, initial_state)
@@ -186,7 +231,8 @@ class _RNN(Layer):
         self._check_sequence_shape(tuple(x.shape))
         self._check_states(states)
         direction = "reverse" if self.go_backwards else "forward"
-        [(out, finals)] = self._run(x, [self], direction, states and [[s] for s in states], mask)
+        [(out, finals)] = self._run(x, [self], direction, states and [[s] for s in states], mask,
+                                    training=training)
         if self.go_backwards and self.return_sequences:
             out = K.reverse_time(out)  # Keras returns the outputs in processing order
         return [out] + finals if self.return_state else out
@@ -245,9 +291,9 @@ class SimpleRNN(_RNN):
         kwargs.pop("inner_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
-    def _op(self, x, weights, direction, initial_state):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
         return K.simple_rnn(x, weights, activation=activations.serialize(self.activation),
-                            direction=direction, initial_state=initial_state)
+                            direction=direction, initial_state=initial_state, dropout_masks=dropout_masks)
 
 
 class GRU(_RNN):
@@ -263,10 +309,11 @@ class GRU(_RNN):
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def _op(self, x, weights, direction, initial_state):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
         return K.gru(x, weights, activation=activations.serialize(self.activation),
                      recurrent_activation=activations.serialize(self.recurrent_activation),
-                     direction=direction, initial_state=initial_state, reset_after=self.reset_after)
+                     direction=direction, initial_state=initial_state, reset_after=self.reset_after,
+                     dropout_masks=dropout_masks)
 
     def _settings(self):
         return {**super()._settings(), "reset_after": self.reset_after}
@@ -292,10 +339,10 @@ class LSTM(_RNN):
             return np.concatenate([init((h,), dtype), np.ones((h,), dtype), init((2 * h,), dtype)])
         return bias_with_unit_forget_gate
 
-    def _op(self, x, weights, direction, initial_state):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
         return K.lstm(x, weights, activation=activations.serialize(self.activation),
                       recurrent_activation=activations.serialize(self.recurrent_activation),
-                      direction=direction, initial_state=initial_state)
+                      direction=direction, initial_state=initial_state, dropout_masks=dropout_masks)
 
     def _settings(self):
         return {**super()._settings(), "unit_forget_bias": self.unit_forget_bias}
@@ -373,7 +420,7 @@ class Bidirectional(Layer):
                 layer._check_sequence_shape(tuple(x.shape))
                 layer._check_states(s)
             both = None if states is None else [[f, b] for f, b in zip(fw_states, bw_states)]
-            (y_fw, s_fw), (y_bw, s_bw) = fw._run(x, [fw, bw], "bidirectional", both, mask)
+            (y_fw, s_fw), (y_bw, s_bw) = fw._run(x, [fw, bw], "bidirectional", both, mask, training=training)
         else:
             (y_fw, s_fw), (y_bw, s_bw) = (self._call_one(layer, x, s, mask) for layer, s in
                                           ((fw, fw_states), (bw, bw_states)))

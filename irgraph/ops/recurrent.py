@@ -9,6 +9,7 @@ by the activations that take them), and ``linear_before_reset`` for GRU.
 """
 from __future__ import annotations
 
+from . import recurrent_dropout  # noqa: F401  (registers RecurrentScan)
 from .recurrent_grad import recurrent_vjp
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, register
 

@@ -101,10 +101,61 @@ CASES.append(Case("ReverseTime", "ReverseTime-lens", {"x": Inp((T, B, 3))},
 @pytest.mark.parametrize("case", CASES, ids=lambda cs: cs.id)
 def test_recurrent_vjp(case):
     kinds = check_case(case)
-    if case.op != "ReverseTime":
-        assert kinds["backward"] == "reference"  # so the float32 onnxruntime run happened too
+    if case.op in GATES:  # float64 LSTM/GRU/RNN: the reference evaluator, then float32 in onnxruntime
+        assert kinds["backward"] == "reference"
 
 
 def test_case_ids_unique():
     ids = [cs.id for cs in CASES]
     assert len(ids) == len(set(ids))
+
+
+# ------------------------------------------------------------------ RecurrentScan (recurrent dropout)
+def _dropout_mask(shape, seed):
+    """A fixed dropout-like mask: 0 or 1/(1-rate) with rate 0.25."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.uniform(size=shape) < 0.25, 0.0, 1.0 / 0.75)
+
+
+STEP_MASK = np.arange(5)[:, None, None] < LENS[None, :, None]  # [t, batch, 1]
+
+
+def recurrent_scan_case(cell, acts="default", lbr=None, steps=False, bias=True, outputs=None):
+    gh = GATES[cell] * H
+    names, alphas, betas = ACTIVATIONS[cell][acts]
+    attrs = {"cell": cell, "hidden_size": H, "activations": names, "activation_alpha": alphas or None,
+             "activation_beta": betas or None}
+    if lbr is not None:
+        attrs["linear_before_reset"] = lbr
+    inputs = {"xw": Inp((T, B, gh)), "rbt": Inp((gh, gh), "uniform"),
+              "rmask": Inp((BATCH, gh), "given", _dropout_mask((BATCH, gh), gh), grad=False),
+              "h0": Inp((B, H), "uniform")}
+    if bias:
+        inputs["rb"] = Inp((gh,), "uniform")
+    if cell == "LSTM":
+        inputs["c0"] = Inp((B, H), "uniform")
+    order = list(inputs)
+
+    def build(*vals):
+        v = dict(zip(order, vals))
+        ins = [v["xw"], v["rbt"], v.get("rb"), v["rmask"], v["h0"], v.get("c0"),
+               constant(STEP_MASK) if steps else None]
+        outs = apply("RecurrentScan", ins, **attrs)
+        return list(outs) if outputs is None else [outs[i] for i in outputs]
+
+    tag = "-".join(["RecurrentScan", cell, acts] + ([f"lbr{lbr}"] if lbr is not None else [])
+                   + (["steps"] if steps else []) + ([] if bias else ["nobias"])
+                   + ([f"outs{''.join(map(str, outputs))}"] if outputs is not None else []))
+    return Case("RecurrentScan", tag, inputs, build, rtol=1e-5, atol=1e-7)
+
+
+SCAN_CASES = []
+for cell in ("LSTM", "GRU", "RNN"):
+    variants = [None] if cell != "GRU" else [1, 0]
+    for lbr, steps in itertools.product(variants, (False, True)):
+        SCAN_CASES.append(recurrent_scan_case(cell, lbr=lbr, steps=steps))
+    for acts in ACTIVATIONS[cell]:
+        if acts != "default":
+            SCAN_CASES.append(recurrent_scan_case(cell, acts, lbr=variants[-1], steps=True))
+    SCAN_CASES.append(recurrent_scan_case(cell, lbr=variants[0], bias=False, outputs=[1]))
+CASES += SCAN_CASES

@@ -1,0 +1,190 @@
+"""RecurrentScan: the forward recurrence of LSTM / GRU / RNN with a per-gate mask on the state
+(Keras's recurrent dropout), as an ONNX Scan; the native ONNX ops cannot mask the state.
+
+Inputs (one direction, forward time order; the caller reverses time for go_backwards):
+``xw`` [T, B, G*H] the input side of the gate pre-activations (x W^T + Wb, input dropout already
+applied), ``rbt`` [G*H, G*H] the block-diagonal of the R_k^T (gates in ONNX order), ``rb`` [G*H]
+or None the recurrent bias, ``rmask`` [B, G*H] the state masks m_k side by side, ``h0`` [B, H],
+``c0`` [B, H] (LSTM; None otherwise), ``step_mask`` [T, B, 1] bool or None (steps outside it keep
+the state and output zeros, like ONNX's sequence_lens). Gate k reads ``(h * m_k) R_k^T + Rb_k``;
+the GRU candidate reads ``r * ((h * m_h) R_h^T + Rb_h)`` (linear_before_reset=1) or
+``(r * h * m_h) R_h^T + Rb_h`` (0), as Keras 3's cells with ``recurrent_dropout`` do.
+Outputs: Y [T, B, H], Y_h [B, H] (and Y_c for LSTM). Attributes: ``cell``, ``hidden_size``,
+``activations`` / ``activation_alpha`` / ``activation_beta`` (ONNX names, one direction) and
+``linear_before_reset``. Its VJP is the recurrent backward of `recurrent_grad` with the masked
+state path.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_utils as gu
+from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, register
+from .recurrent_grad import (_Body, _cell_gradients, _Direction, _previous_states, _scan, _sum_steps,
+                             direction_activations)
+
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def _emit_activation(body: _Body, act: tuple, z: str) -> str:
+    name, alpha, beta = act
+    if name == "HardSigmoid":
+        return body("HardSigmoid", z, alpha=float(alpha), beta=float(beta))
+    if name == "Elu":
+        return body("Elu", z, alpha=float(alpha))
+    if name == "Affine":
+        e, dtype = body.e, body.dtype
+        return body("Add", body("Mul", z, e.const(np.array(alpha, dtype))), e.const(np.array(beta, dtype)))
+    if name in ("Tanh", "Sigmoid", "Relu", "Softsign", "Softplus"):
+        return body(name, z)
+    raise NotImplementedError(f"recurrent activation {name!r} has no Scan form")
+
+
+class _Emit:
+    """Helpers for the nodes outside the Scan (slices of rbt / rmask / rb)."""
+
+    def __init__(self, e, hidden: int):
+        self.e, self.hidden = e, hidden
+
+    def block(self, name: str, g0: int, g1: int, axes: tuple) -> str:
+        lo, hi = g0 * self.hidden, g1 * self.hidden
+        out = self.e.tmp("block")
+        c = lambda v: self.e.const(np.array(v, dtype=np.int64))  # noqa: E731
+        n = len(axes)
+        self.e.node("Slice", [name, c([lo] * n), c([hi] * n), c(list(axes))], [out])
+        return out
+
+    def split(self, body: _Body, v: str, n: int) -> list:
+        outs = [body.e.tmp("gate") for _ in range(n)]
+        sizes = self.e.const(np.array([self.hidden] * n, dtype=np.int64))
+        body.nodes.append(_node("Split", [v, sizes], outs, axis=-1))
+        return outs
+
+
+def _node(op, ins, outs, **attrs):
+    from onnx import helper
+    return helper.make_node(op, ins, outs, **attrs)
+
+
+@register
+class RecurrentScan(Op):
+    name = "RecurrentScan"
+
+    def infer(self, attrs, ins):
+        ins = list(ins) + [None] * (7 - len(ins))
+        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        cell, hidden = attrs["cell"], int(attrs["hidden_size"])
+        if cell not in GATES:
+            raise ShapeError(f"RecurrentScan cell must be one of {sorted(GATES)}, got {cell!r}")
+        gh = GATES[cell] * hidden
+        if xw.rank != 3 or xw.dtype not in FLOAT_DTYPES or not dims_equal(xw.shape[2], gh):
+            raise ShapeError(f"RecurrentScan input xw must be float [time, batch, {gh}], got "
+                             f"{fmt_shape(xw.shape)} {xw.dtype}")
+        t, b = xw.shape[0], xw.shape[1]
+        expected = {"rbt": (rbt, (gh, gh)), "rb": (rb, (gh,)), "rmask": (rmask, (b, gh)), "h0": (h0, (b, hidden)),
+                    "c0": (c0, (b, hidden)), "step_mask": (step_mask, (t, b, 1))}
+        for what, (spec, shape) in expected.items():
+            if spec is None:
+                if what in ("rbt", "rmask", "h0") or (what == "c0" and cell == "LSTM"):
+                    raise ShapeError(f"RecurrentScan ({cell}) needs input {what}")
+                continue
+            dtype = "bool" if what == "step_mask" else xw.dtype
+            if spec.rank != len(shape) or not all(dims_equal(a, e) for a, e in zip(spec.shape, shape)) \
+                    or spec.dtype != dtype:
+                raise ShapeError(f"RecurrentScan input {what} should be {fmt_shape(shape)} {dtype}, got "
+                                 f"{fmt_shape(spec.shape)} {spec.dtype}")
+        state = Spec((b, hidden), xw.dtype)
+        return [Spec((t, b, hidden), xw.dtype)] + [state] * (2 if cell == "LSTM" else 1)
+
+    def emit(self, e, attrs, ins, outs):
+        ins = list(ins) + [""] * (7 - len(ins))
+        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        cell, hidden = attrs["cell"], int(attrs["hidden_size"])
+        acts = direction_activations(cell, {**attrs, "direction": "forward"}, 0)
+        gates = GATES[cell]
+        ex = _Emit(e, hidden)
+        body = _Body(e, e.dtype_of(xw))
+        h = body.input("h", 2)
+        c = body.input("c", 2) if cell == "LSTM" else None
+        x_t = body.input("xw", 2)
+        m_t = body.input("step", 2, "bool") if step_mask else None
+
+        def from_state(state, g0, g1, mask_name, rbt_name, rb_name):
+            """(state repeated * masks) @ rbt block (+ rb block)."""
+            rep = state if g1 - g0 == 1 else body("Concat", *[state] * (g1 - g0), axis=-1)
+            out = body("MatMul", body("Mul", rep, mask_name), rbt_name)
+            return body("Add", out, rb_name) if rb_name else out
+
+        if cell == "GRU" and not int(attrs.get("linear_before_reset", 0)):
+            blocks = {k: (ex.block(rbt, g0, g1, (0, 1)), ex.block(rmask, g0, g1, (1,)),
+                          ex.block(rb, g0, g1, (0,)) if rb else "") for k, (g0, g1) in
+                      {"zr": (0, 2), "n": (2, 3)}.items()}
+            hz, hr = ex.split(body, from_state(h, 0, 2, blocks["zr"][1], blocks["zr"][0], blocks["zr"][2]), 2)
+            xz, xr, xn = ex.split(body, x_t, 3)
+            z = _emit_activation(body, acts[0], body("Add", xz, hz))
+            r = _emit_activation(body, acts[0], body("Add", xr, hr))
+            rh = body("Mul", r, h)
+            n = _emit_activation(body, acts[1], body("Add", xn, from_state(rh, 2, 3, blocks["n"][1],
+                                                                          blocks["n"][0], blocks["n"][2])))
+            new_h, new_c = body("Add", n, body("Mul", z, body("Sub", h, n))), None
+        else:
+            pre = from_state(h, 0, gates, rmask, rbt, rb)
+            if cell == "LSTM":
+                a_i, a_o, a_f, a_c = ex.split(body, body("Add", x_t, pre), 4)
+                i, o, f = (_emit_activation(body, acts[0], a) for a in (a_i, a_o, a_f))
+                g = _emit_activation(body, acts[1], a_c)
+                new_c = body("Add", body("Mul", f, c), body("Mul", i, g))
+                new_h = body("Mul", o, _emit_activation(body, acts[2], new_c))
+            elif cell == "GRU":
+                hz, hr, hn = ex.split(body, pre, 3)
+                xz, xr, xn = ex.split(body, x_t, 3)
+                z = _emit_activation(body, acts[0], body("Add", xz, hz))
+                r = _emit_activation(body, acts[0], body("Add", xr, hr))
+                n = _emit_activation(body, acts[1], body("Add", xn, body("Mul", r, hn)))
+                new_h, new_c = body("Add", n, body("Mul", z, body("Sub", h, n))), None
+            else:
+                new_h, new_c = _emit_activation(body, acts[0], body("Add", x_t, pre)), None
+        y = new_h
+        if m_t:  # steps outside the sequence keep the state and give zeros
+            new_h = body("Where", m_t, new_h, h)
+            new_c = body("Where", m_t, new_c, c) if c else None
+            y = body("Where", m_t, y, e.const(np.zeros((), e.dtype_of(xw))))
+        body.output(new_h, 2)
+        if c:
+            body.output(new_c, 2)
+        body.output(y, 2)
+        states = [h0] + ([c0] if c else [])
+        scan_ins = [xw] + ([step_mask] if step_mask else [])
+        _scan(e, body, states, scan_ins, outs[1:] + outs[:1], reverse=False, hint="recurrent_body")
+
+    def vjp(self, attrs, ins, outs, grads):
+        ins = list(ins) + [None] * (7 - len(ins))
+        grads = list(grads)
+        if all(g is None for g in grads):
+            return [None] * 7
+        d = _MaskedDirection(attrs, ins, outs, grads)
+        dx_side, blocks, dq_bias, dh0, dc0 = _cell_gradients(attrs["cell"], attrs, d)
+        xw, rbt, rb, rmask, h0, c0, _step = ins
+        return [dx_side if gu.needs_grad(xw) else None,
+                d.r_gradient(blocks) if gu.needs_grad(rbt) else None,
+                _sum_steps(dq_bias) if gu.needs_grad(rb) else None,
+                None,  # the dropout masks are random draws: no gradient
+                dh0 if gu.needs_grad(h0) else None,
+                dc0 if gu.needs_grad(c0) else None,
+                None]
+
+
+class _MaskedDirection(_Direction):
+    def __init__(self, attrs, ins, outs, grads):
+        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        self.acts = direction_activations(attrs["cell"], {**attrs, "direction": "forward"}, 0)
+        self.hidden = int(attrs["hidden_size"])
+        self.x_side, self.rbt, self.rb, self.rmask = xw, rbt, rb, rmask
+        self.r = None
+        zeros = gu.zeros_like(outs[1])
+        self.h0, self.c0 = h0, (zeros if c0 is None else c0)
+        self.h_prev = _previous_states(outs[0], h0)
+        self.dy = grads[0]
+        self.dh_last = zeros if grads[1] is None else grads[1]
+        self.dc_last = zeros if len(grads) < 3 or grads[2] is None else grads[2]
+        self.mask = step_mask
