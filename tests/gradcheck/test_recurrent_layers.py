@@ -247,7 +247,7 @@ LAYERS = {"simple_rnn": lambda **kw: SimpleRNN(H, **kw),
           "gru_reset_before": lambda **kw: GRU(H, reset_after=False, **kw)}
 
 
-def one_layer(layer, time=T, n_in=None):
+def one_layer(layer, time=T):
     x = Input(shape=(time, F))
     out = layer(x)
     model = Model(x, out)
@@ -364,7 +364,8 @@ def test_bidirectional_return_state_and_initial_state():
 def test_bidirectional_with_unlike_backward_layer():
     """A backward_layer of another kind: two ops, not one bidirectional op."""
     layer = Bidirectional(LSTM(H, return_sequences=True),
-                          backward_layer=GRU(H, return_sequences=True, go_backwards=True), merge_mode="concat")
+                          backward_layer=GRU(H, return_sequences=True, go_backwards=True),
+                          merge_mode="concat")
     x = Input(shape=(T, F))
     model = Model(x, layer(x))
     check_model(model, [seq(seed=16)], lambda w, xs: np_layer(layer, w, xs[0]))

@@ -563,6 +563,9 @@ def test_mask_with_initial_state_and_an_empty_sequence(cell, kind):
         outs = []
         for i, (start, stop) in enumerate(lengths):
             s = [v[i:i + 1] for v in state]
-            outs.append(s[0] if start == stop else torch_layer(cell, p, layer.name, e[i:i + 1, start:stop], s)[1])
+            if start == stop:
+                outs.append(s[0])
+            else:
+                outs.append(torch_layer(cell, p, layer.name, e[i:i + 1, start:stop], s)[1])
         return mse(torch.cat(outs, 0), ys[0])
     run(model, ref, [ids, zs], ys, kind)
