@@ -508,6 +508,8 @@ def test_pad_sequences_matches_keras_tests():
                                   [[[1, 1], [1, 1], [1, 1]], [[1, 1], [2, 1], [2, 2]], [[3, 1], [3, 2], [3, 3]]])
     with pytest.raises(ValueError, match="padding"):
         pad_sequences(a, padding="middle")
+    from irgraph.utils import pad_sequences as keras3_place  # Keras 3: keras.utils.pad_sequences
+    assert keras3_place is pad_sequences
 
 
 # ----------------------------------------------------------------------------------- bad input

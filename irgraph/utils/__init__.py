@@ -1,3 +1,5 @@
-"""Keras ``keras.utils``: ``to_categorical`` and the Keras 1 module ``np_utils``."""
+"""Keras ``keras.utils``: ``to_categorical``, ``pad_sequences`` (Keras 3's place for it) and the
+Keras 1 module ``np_utils``."""
 from . import np_utils  # noqa: F401
 from .np_utils import normalize, to_categorical  # noqa: F401
+from ..preprocessing.sequence import pad_sequences  # noqa: F401
