@@ -315,7 +315,7 @@ def activation_and_derivative(act: tuple, z):
     if name == "Relu":
         return apply("Relu", [z]), gu.cast(apply("Greater", [z, gu.scalar(0, z.dtype)]), z.dtype)
     if name == "Affine":
-        return z * alpha + beta, gu.scalar(alpha, z.dtype)
+        return z * alpha + beta, gu.expand_like(gu.scalar(alpha, z.dtype), z)
     if name == "Softsign":
         s = apply("Reciprocal", [apply("Abs", [z]) + 1.0])
         return apply("Softsign", [z]), s * s

@@ -91,6 +91,8 @@ for cell in ("LSTM", "GRU", "RNN"):
     for i in range(n_out):
         CASES.append(recurrent_case(cell, "reverse", True, True, outputs=[i], lbr=variants[-1]))
     CASES.append(recurrent_case(cell, "forward", False, True, bias=False, lbr=variants[0]))
+# an activation whose derivative is a constant, without lengths (nothing broadcasts it)
+CASES.append(recurrent_case("RNN", "forward", acts="affine"))
 
 CASES.append(Case("ReverseTime", "ReverseTime-all", {"x": Inp((T, B, 3))},
                   lambda x: apply("ReverseTime", [x]) * constant(np.arange(1.0, 4.0))))
