@@ -386,10 +386,10 @@ def test_nested_model_and_saved_model_keep_masks(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- losses, metrics
-def _sequence_model():
+def _sequence_model(recurrent=lambda: L.LSTM(H, return_sequences=True)):
     ids_in = irgraph.Input((None,), dtype="int32")
     x = L.Embedding(V, D, mask_zero=True)(ids_in)
-    x = L.LSTM(H, return_sequences=True)(x)
+    x = recurrent()(x)
     out = L.TimeDistributed(L.Dense(1), name="out")(x)
     return Model(ids_in, out)
 
@@ -435,6 +435,7 @@ def _train_once(build, ids, y, loss="mse"):
 
 
 LAYERS = {"LSTM": lambda: L.LSTM(H), "GRU": lambda: L.GRU(H), "SimpleRNN": lambda: L.SimpleRNN(H),
+          "GRU-reset_before": lambda: L.GRU(H, reset_after=False),
           "Bidirectional": lambda: L.Bidirectional(L.LSTM(H), merge_mode="sum")}
 
 
@@ -463,16 +464,26 @@ def test_training_ignores_where_the_padding_is(kind):
     np.testing.assert_allclose(loss_pre, np.mean(each), rtol=1e-5)
 
 
-def test_training_sequence_output_weights_match_unpadded_training():
+SEQUENCE_LAYERS = {
+    "LSTM": lambda: L.LSTM(H, return_sequences=True),
+    "Bidirectional-GRU-concat": lambda: L.Bidirectional(L.GRU(H, return_sequences=True)),
+    "SimpleRNN": lambda: L.SimpleRNN(H, return_sequences=True)}
+
+
+@pytest.mark.parametrize("kind", list(SEQUENCE_LAYERS))
+def test_training_sequence_output_weights_match_unpadded_training(kind):
     """One SGD step on one sequence padded to T equals one step on the sequence alone (the mask
     weighs the padded steps out of the loss and the gradient)."""
+    def build():
+        return _sequence_model(SEQUENCE_LAYERS[kind])
+
     seq = SEQUENCES[0]
     y = np.random.default_rng(12).normal(size=(1, len(seq), 1)).astype(np.float32)
     ids = pad_sequences([seq], maxlen=T)
     y_padded = np.zeros((1, T, 1), np.float32)
     y_padded[:, T - len(seq):] = y
-    a, loss_a, _ = _train_once(_sequence_model, ids, y_padded)
-    b, loss_b, _ = _train_once(_sequence_model, np.array([seq], np.int32), y)
+    a, loss_a, _ = _train_once(build, ids, y_padded)
+    b, loss_b, _ = _train_once(build, np.array([seq], np.int32), y)
     np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)

@@ -479,14 +479,14 @@ class Layer:
         node_index = len(self._inbound_nodes)
         outs = [KerasTensor(_known(s.shape), s.dtype, name=f"{self.name}/{node_index}/{i}",
                             history=(self, node_index, i)) for i, s in enumerate(specs)]
-        masks, slots = [], []
+        masks, slots = [], []  # each output's mask follows the outputs; slots: where, or None
         for out, m in zip(outs, mask_specs):
-            slots.append(None if m is None else len(outs) + len(masks))
+            k = len(outs) + len(masks)
+            slots.append(None if m is None else k)
             if m is not None:
-                k = len(outs) + len(masks)
-                masks.append(KerasTensor(_known(m.shape), m.dtype, name=f"{self.name}/{node_index}/{k}",
-                                         history=(self, node_index, k)))
-                out._keras_mask = masks[-1]
+                out._keras_mask = KerasTensor(_known(m.shape), m.dtype, name=f"{self.name}/{node_index}/{k}",
+                                              history=(self, node_index, k))
+                masks.append(out._keras_mask)
         plan.output_masks = slots
         self._inbound_nodes.append(Node(self, template, leaves, outs + masks, out_template,
                                         plan.tensors, plan))
