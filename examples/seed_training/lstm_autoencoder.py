@@ -69,11 +69,17 @@ def generate_sentences(n=NUM_SENTENCES, seed=0):
             words.append(pick("ADJ"))
         return words + [pick("NOUN")]
 
-    sentences = []
-    for _ in range(n):
+    def clause():
         words = phrase() + [pick("VERB")] + phrase()
         if rng.random() < 0.4:
             words += [pick("PREP"), "the", pick("PLACE")]
+        return words
+
+    sentences = []
+    for _ in range(n):
+        words = clause()
+        for _ in range(rng.integers(1, 4)):  # Reuters sentences have 22 words on average
+            words += ["and"] + clause()
         sentences.append(" ".join(words) + " .")
     return sentences
 
@@ -82,8 +88,9 @@ def glove_like_embeddings(word2id, embed_size, seed=0):
     """What the seed's ``load_glove_vectors`` returns, for generated "GloVe" vectors: one row per word
     id, words of a part of speech near a shared random centre, ``PAD`` zeros, ``UNK`` uniform(-1, 1)."""
     rng = np.random.default_rng(seed)
-    centres = {pos: rng.normal(0.0, 0.5, embed_size) for pos in GRAMMAR}
-    centres["."] = rng.normal(0.0, 0.5, embed_size)
+    common = rng.normal(0.0, 0.4, embed_size)  # GloVe vectors share a mean direction
+    centres = {pos: common + rng.normal(0.0, 0.4, embed_size) for pos in GRAMMAR}
+    centres["."] = common + rng.normal(0.0, 0.4, embed_size)
     pos_of = {w: pos for pos, words in GRAMMAR.items() for w in words}
     embedding = np.zeros((len(word2id), embed_size))
     for word, wid in word2id.items():
