@@ -45,7 +45,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-NUM_SENTENCES = 600
+NUM_SENTENCES = 300
 
 # ============================================================================= data (not in the seed)
 GRAMMAR = {

@@ -20,8 +20,9 @@ Data (the seeds leave ``headline_data``, ``additional_data`` and ``labels`` unde
 got many retweets) decides which of the two pools about 30% of its words come from, the rest being
 neutral, so the LSTM can learn the label from the headline (what the auxiliary output sees); the
 additional data (publication time and the like) is 5 standard-normal features of which the first is
-shifted by +-0.5 with the label: weakly informative. 128 headlines by default (4 batches of 32 per
-epoch): the seed's sizes otherwise, so that it trains in CI.
+shifted by +-0.5 with the label: weakly informative. 32 headlines by default (one batch of 32 per
+epoch, 2 x 50 epochs: 100 steps) so that it trains in CI; the model and the fits keep the seed's sizes
+(10,000 x 512 embedding, 100 words, LSTM(32), batch 32).
 
     python examples/seed_training/news_model.py            # Keras 2 listing (seeds 001, 003)
     python examples/seed_training/news_model.py keras1     # Keras 1 listing (seed 000)
@@ -33,7 +34,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-NUM_SAMPLES = 128
+NUM_SAMPLES = 32
 
 
 # ============================================================================= data (not in the seed)
