@@ -51,45 +51,54 @@ ACT = {  # Keras 3 definitions
 }
 
 
+def _rows(a, batch_dims=1):
+    """A bias or kernel with leading perturbation axes made to broadcast against ``batch_dims``
+    batch axes: (..., n) -> (..., 1, n) for a bias; a kernel passes batch_dims with its 2 axes."""
+    return a if a is None or isinstance(a, float) else a.reshape(
+        a.shape[:-1] + (1,) * batch_dims + a.shape[-1:])
+
+
 def cell_sequence(kind, x, kernel, rec, bias, act="tanh", rec_act="sigmoid", state=None,
                   go_backwards=False, reset_after=True):
     """Keras recurrence over x (batch, time, in) in float64. Returns the outputs (batch, time, H) in
     processing order (Keras's go_backwards order) and the final states ([h] or [h, c])."""
-    n, steps = x.shape[0], x.shape[1]
-    units = rec.shape[0]
+    n, steps = x.shape[-3], x.shape[-2]
+    units = rec.shape[-2]
     f, g = ACT[act], ACT[rec_act]
+    if bias is not None and not (kind == "gru" and reset_after):
+        bias = _rows(bias)
     h = np.zeros((n, units)) if state is None else state[0]
     c = None
     if kind == "lstm":
         c = np.zeros((n, units)) if state is None else state[1]
     outs = []
     for t in (range(steps - 1, -1, -1) if go_backwards else range(steps)):
-        xt = x[:, t]
+        xt = x[..., t, :]
         if kind == "simple":
             h = f(xt @ kernel + h @ rec + (0.0 if bias is None else bias))
         elif kind == "lstm":
             z = xt @ kernel + h @ rec + (0.0 if bias is None else bias)
-            i, fg, cc, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+            i, fg, cc, o = (z[..., k * units:(k + 1) * units] for k in range(4))
             c = g(fg) * c + g(i) * f(cc)
             h = g(o) * f(c)
         elif kind == "gru":
             u = units
             if reset_after:
-                bx, bh = (0.0, 0.0) if bias is None else (bias[0], bias[1])
+                bx, bh = (0.0, 0.0) if bias is None else (_rows(bias[..., 0, :]), _rows(bias[..., 1, :]))
                 xz, hz = xt @ kernel + bx, h @ rec + bh
-                z = g(xz[:, :u] + hz[:, :u])
-                r = g(xz[:, u:2 * u] + hz[:, u:2 * u])
-                hh = f(xz[:, 2 * u:] + r * hz[:, 2 * u:])
+                z = g(xz[..., :u] + hz[..., :u])
+                r = g(xz[..., u:2 * u] + hz[..., u:2 * u])
+                hh = f(xz[..., 2 * u:] + r * hz[..., 2 * u:])
             else:
                 xz = xt @ kernel + (0.0 if bias is None else bias)
-                z = g(xz[:, :u] + h @ rec[:, :u])
-                r = g(xz[:, u:2 * u] + h @ rec[:, u:2 * u])
-                hh = f(xz[:, 2 * u:] + (r * h) @ rec[:, 2 * u:])
+                z = g(xz[..., :u] + h @ rec[..., :u])
+                r = g(xz[..., u:2 * u] + h @ rec[..., u:2 * u])
+                hh = f(xz[..., 2 * u:] + (r * h) @ rec[..., 2 * u:])
             h = z * h + (1.0 - z) * hh
         else:
             raise ValueError(kind)
         outs.append(h)
-    return np.stack(outs, axis=1), ([h] if c is None else [h, c])
+    return np.stack(np.broadcast_arrays(*outs), axis=-2), ([h] if c is None else [h, c])
 
 
 def _kind(layer):
@@ -107,7 +116,8 @@ def np_layer(layer, w, x, initial_state=None):
         y_fw, st_fw = _np_rnn(fw, w, x, s_fw)
         y_bw, st_bw = _np_rnn(bw, w, x, s_bw)
         if layer.return_sequences:
-            y_bw = y_bw[:, ::-1]  # Keras re-aligns the backward sequence with the input order
+            y_bw = y_bw[..., ::-1, :]  # Keras re-aligns the backward sequence with the input order
+        y_fw, y_bw = np.broadcast_arrays(y_fw, y_bw)
         mode = layer.merge_mode
         out = {"concat": lambda: [np.concatenate([y_fw, y_bw], -1)], "sum": lambda: [y_fw + y_bw],
                "mul": lambda: [y_fw * y_bw], "ave": lambda: [(y_fw + y_bw) / 2],
@@ -132,9 +142,11 @@ def _np_rnn(layer, w, x, state):
 
 
 def np_dense(layer, w, x):
-    y = x @ w[layer.name + "/kernel"]
+    kernel = w[layer.name + "/kernel"]
+    # perturbed weights carry a leading axis: put it before x's batch (and time) axes
+    y = x @ kernel.reshape(kernel.shape[:-2] + (1,) * (x.ndim - 2) + kernel.shape[-2:])
     if layer.use_bias:
-        y = y + w[layer.name + "/bias"]
+        y = y + _rows(w[layer.name + "/bias"], x.ndim - 1)
     return ACT[activations.serialize(layer.activation)](y)
 
 
@@ -182,16 +194,19 @@ def irgraph_gradients(model, inputs, cotangents):
 
 
 def finite_differences(fn, arrays: dict, key, cotangents):
-    """d/d arrays[key] of sum_k sum(fn(arrays)_k * cot_k), central differences in float64."""
+    """d/d arrays[key] of sum_k sum(fn(arrays)_k * cot_k), central differences in float64.
+
+    All perturbations of ``key`` go through the reference at once, stacked on a new leading axis
+    (the numpy references broadcast over leading axes); an output that does not depend on ``key``
+    comes back without that axis (its difference is zero)."""
     base = arrays[key]
-    grad = np.zeros_like(base)
-    for i in range(base.size):
-        hi, lo = base.copy(), base.copy()
-        hi.flat[i] += EPS
-        lo.flat[i] -= EPS
-        up, down = fn({**arrays, key: hi}), fn({**arrays, key: lo})
-        grad.flat[i] = sum(float(np.sum((u - d) * c)) for u, d, c in zip(up, down, cotangents)) / (2 * EPS)
-    return grad
+    n = base.size
+    steps = (np.eye(n) * EPS).reshape((n,) + base.shape)
+    up, down = fn({**arrays, key: base + steps}), fn({**arrays, key: base - steps})
+    grad = np.zeros(n)
+    for u, d, c in zip(up, down, cotangents):
+        grad += (np.broadcast_to(u - d, (n,) + c.shape) * c).reshape(n, -1).sum(axis=1)
+    return (grad / (2 * EPS)).reshape(base.shape)
 
 
 def set_random_weights(model, seed=0, scale=0.5):
@@ -405,8 +420,9 @@ def test_time_distributed_around_recurrent_layer():
     model = Model(x, TimeDistributed(rnn)(x))
 
     def ref(w, xs):
-        flat = xs[0].reshape(-1, T, F)
-        return np_layer(rnn, w, flat).reshape(B, 2, H)
+        flat = xs[0].reshape(xs[0].shape[:-4] + (B * 2, T, F))
+        y = np_layer(rnn, w, flat)
+        return y.reshape(y.shape[:-2] + (B, 2, H))
     check_model(model, [seq((B, 2, T, F), seed=20)], ref)
 
 
@@ -496,8 +512,8 @@ def _each_alone(fn, x, padding):
     differentiable and the gradient w.r.t. padded steps is zero, as in Keras."""
     outs = []
     for i, n in enumerate(LENGTHS):
-        outs.append(fn(x[i:i + 1, T - n:] if padding == "pre" else x[i:i + 1, :n]))
-    return np.concatenate(outs, 0)
+        outs.append(fn(x[..., i:i + 1, T - n:, :] if padding == "pre" else x[..., i:i + 1, :n, :]))
+    return np.concatenate(np.broadcast_arrays(*outs), axis=-2)
 
 
 @pytest.mark.parametrize("padding", ["pre", "post"])
