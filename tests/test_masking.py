@@ -580,3 +580,15 @@ def test_model_used_as_a_layer_gives_its_outputs_their_masks():
     got = model.predict(ids, verbose=0)
     for i, s in enumerate(SEQUENCES):
         np.testing.assert_allclose(got[i], alone(model, s)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_global_average_pooling_1d_averages_unmasked_steps():
+    ids_in = irgraph.Input((None,), dtype="int32")
+    emb = L.Embedding(V, D, mask_zero=True)
+    pooled = L.GlobalAveragePooling1D()(emb(ids_in))
+    assert pooled._keras_mask is None
+    model = Model(ids_in, pooled)
+    ids = padded("pre")
+    table = emb.get_weights()[0]
+    expected = [table[np.array(s)].mean(0) for s in SEQUENCES]
+    np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)

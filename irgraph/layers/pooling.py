@@ -105,7 +105,24 @@ class GlobalMaxPooling3D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
+    """With a (batch, steps) mask (Keras 3): the mean over the unmasked steps; no output mask."""
+
     rank, mode = 1, "avg"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format, keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        steps = 2 if self.data_format == "channels_first" else 1
+        keep = K.cast(K.expand_dims(mask, 1 if steps == 2 else 2), inputs.dtype)
+        total = K.sum(inputs * keep, axis=steps, keepdims=self.keepdims)
+        return total / K.sum(keep, axis=steps, keepdims=self.keepdims)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
