@@ -249,7 +249,8 @@ def test_stacked_masked_layers():
 def test_masks_are_graph_tensors_and_propagate():
     ids_in = irgraph.Input((None,), dtype="int32")
     x = L.Embedding(V, D, mask_zero=True)(ids_in)
-    for layer in (L.Dense(5), L.Activation("relu"), L.Dropout(0.5), L.TimeDistributed(L.Dense(2))):
+    for layer in (L.Dense(5), L.Activation("relu"), L.Dropout(0.5), L.LayerNormalization(),
+                  L.TimeDistributed(L.Dense(2))):
         x = layer(x)
         assert x._keras_mask is not None and x._keras_mask.shape == (None, None), layer
         assert x._keras_mask.dtype == "bool"

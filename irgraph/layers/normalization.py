@@ -111,6 +111,7 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer, where)
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        self.supports_masking = True  # Keras 3: a (batch, time) mask passes through
 
     def build(self, input_shape):
         self._axes = _norm_axes(self, input_shape)
