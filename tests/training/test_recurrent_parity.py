@@ -569,3 +569,27 @@ def test_mask_with_initial_state_and_an_empty_sequence(cell, kind):
                 outs.append(torch_layer(cell, p, layer.name, e[i:i + 1, start:stop], s)[1])
         return mse(torch.cat(outs, 0), ys[0])
     run(model, ref, [ids, zs], ys, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_masked_sequence_output_loss(padding, kind):
+    """Embedding(mask_zero=True) -> LSTM(return_sequences=True) -> TimeDistributed(Dense): the mask
+    reaches the loss, which Keras 3 averages over the valid steps only (sum(loss * mask) /
+    sum(mask)); each sequence alone on the torch side."""
+    from irgraph.layers import TimeDistributed
+    emb, layer, head = Embedding(7, F, mask_zero=True), LSTM(H, return_sequences=True), Dense(2)
+    ids_in = Input(shape=(T,), dtype="int64")
+    model = Model(ids_in, TimeDistributed(head)(layer(emb(ids_in))))
+    ids = _padded_ids(padding, seed=37)
+    ys = data((B, T, 2), seed=38)
+
+    def ref(p, xs, ys):
+        e = p[emb.name + "/embeddings"][xs[0]]
+        total, count = 0.0, 0
+        for i in range(B):
+            y = dense(p, head.name, torch_layer("lstm", p, layer.name, _valid(e, i, padding))[0])
+            total = total + ((y - _valid(ys[0], i, padding)) ** 2).mean(-1).sum()
+            count += LENGTHS[i]
+        return total / count
+    run(model, ref, [ids], ys, kind)
