@@ -4,9 +4,13 @@ with the peak memory of each contender measured in a fresh process.
 
     python bench/train.py [--quick] [--threads N] [--models mlp,vision,regression] [--batches 32,256]
                           [--json PATH] [--no-memory] [--profile]
+    python bench/train.py --models tweet_lstm,lstm_autoencoder,memory_network   # the recurrent seeds
 
 Targets (CPU): irgraph / torch >= 1.5 in samples/s for the MLP and the regression net, >= 1.0 for
-the conv net. See the "Training" section of bench/RESULTS.md.
+the conv net, >= 1.2 for the recurrent seed models of issue 8 (the shared-LSTM tweet-pair classifier,
+the LSTM sentence autoencoder, the bAbI memory network; their PyTorch contenders use ``nn.LSTM`` and
+the losses a PyTorch user picks: ``BCEWithLogitsLoss``, ``MSELoss``, ``CrossEntropyLoss``). See the
+"Training" section of bench/RESULTS.md.
 
 Internal: ``python bench/train.py --worker CONTENDER MODEL BATCH [--threads N] [--quick]`` runs one
 contender alone in this process and prints one JSON line with its peak memory (what the main run
@@ -59,7 +63,19 @@ SPECS = {
                    "MaxPool(2)-Flatten, concatenate, Dense(1, sigmoid); binary cross-entropy, RMSprop"),
     "regression": Spec("regression", "mse", "adam", (), (10,), 1000, 1.5,
                        "seed s004_regression: 12 -> Dense(8, relu) -> Dense(1); mse, Adam"),
+    "tweet_lstm": Spec("tweet_lstm", "binary_crossentropy", "rmsprop", ("accuracy",), (32,), 1024, 1.2,
+                       "seeds 000/001/003 shared-LSTM tweet pairs: two (40, 64) sequences through one LSTM(64), "
+                       "concatenate, Dense(1, sigmoid); binary cross-entropy, RMSprop, accuracy"),
+    "lstm_autoencoder": Spec("lstm_autoencoder", "mse", "sgd", (), (64,), 512, 1.2,
+                             "seed 004 sentence autoencoder: (50, 50) -> Bidirectional(LSTM(64), sum) -> "
+                             "RepeatVector(50) -> Bidirectional(LSTM(50, return_sequences), sum); mse, SGD"),
+    "memory_network": Spec("memory_network", "categorical_crossentropy", "rmsprop", ("accuracy",), (32,), 1024,
+                           1.2, "seed 004 bAbI memory network: story (14) and question (4) ids, Embeddings, dot, add, "
+                                "Permute, concatenate, LSTM(32), 4 x Dropout(0.3), Dense(22) softmax; categorical "
+                                "cross-entropy, RMSprop, accuracy"),
 }
+RECURRENT = predict.RECURRENT
+STOCHASTIC = ("memory_network",)  # dropout in training: the first-step check compares evaluation losses
 
 
 # ----------------------------------------------------------------------------- models and weights
@@ -74,7 +90,7 @@ def build_regression(lib):
 
 def build(lib, kind: str):
     """The model ``kind`` in ``lib`` (irgraph or keras), with the layer names the weights use."""
-    return {"mlp": predict.build_mlp, "vision": predict.build_vision, "regression": build_regression}[kind](lib)
+    return build_regression(lib) if kind == "regression" else predict.build(lib, kind)
 
 
 # Keras layouts: Dense kernel (in, out), Conv2D kernel (kh, kw, in, out)
@@ -85,9 +101,47 @@ WEIGHT_SHAPES = {
 }
 
 
+def _glorot(rng, shape) -> np.ndarray:
+    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+def _lstm_weights(rng, inputs: int, units: int) -> list[np.ndarray]:
+    """Keras LSTM initial weights: glorot-uniform kernel (in, 4H), orthogonal recurrent kernel (H, 4H),
+    bias zero but the forget gate's ones (unit_forget_bias)."""
+    q, r = np.linalg.qr(rng.standard_normal((4 * units, units)))
+    recurrent = (q * np.sign(np.diag(r))).T.astype(np.float32)
+    bias = np.zeros(4 * units, np.float32)
+    bias[units:2 * units] = 1.0
+    return [_glorot(rng, (inputs, 4 * units)), np.ascontiguousarray(recurrent), bias]
+
+
+def recurrent_weights(kind: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Initial weights of the recurrent seed models, by layer name, in Keras layouts (a Bidirectional
+    layer: forward then backward LSTM)."""
+    rng = np.random.default_rng(seed)
+    P = predict
+    dense = lambda i, o: [_glorot(rng, (i, o)), rng.uniform(-0.05, 0.05, o).astype(np.float32)]  # noqa: E731
+    if kind == "tweet_lstm":
+        return {"shared_lstm": _lstm_weights(rng, P.TWEET_FEATURES, P.TWEET_UNITS),
+                "predictions": dense(2 * P.TWEET_UNITS, 1)}
+    if kind == "lstm_autoencoder":
+        return {"encoder_lstm": _lstm_weights(rng, P.AE_EMBED_SIZE, P.AE_LATENT_SIZE)
+                + _lstm_weights(rng, P.AE_EMBED_SIZE, P.AE_LATENT_SIZE),
+                "decoder_lstm": _lstm_weights(rng, P.AE_LATENT_SIZE, P.AE_EMBED_SIZE)
+                + _lstm_weights(rng, P.AE_LATENT_SIZE, P.AE_EMBED_SIZE)}
+    embedding = lambda width: [rng.uniform(-0.05, 0.05, (P.MEMNET_VOCAB, width)).astype(np.float32)]  # noqa: E731
+    return {"story_embedding": embedding(P.MEMNET_EMBEDDING), "question_embedding": embedding(P.MEMNET_EMBEDDING),
+            "story_embedding_c": embedding(P.MEMNET_QUESTION),
+            "answer_lstm": _lstm_weights(rng, P.MEMNET_STORY + P.MEMNET_EMBEDDING, P.MEMNET_LATENT),
+            "answer_dense": dense(P.MEMNET_LATENT, P.MEMNET_VOCAB)}
+
+
 def initial_weights(kind: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
     """Glorot-uniform kernels and small random biases in Keras layout, by layer name; every contender
     starts from these (made with numpy, so that a worker process needs no other library)."""
+    if kind in RECURRENT:
+        return recurrent_weights(kind, seed)
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in WEIGHT_SHAPES[kind].items():
@@ -126,6 +180,14 @@ def make_data(kind: str, n: int, seed: int = 1) -> tuple[list[np.ndarray], np.nd
     if kind == "vision":
         return ([rng.random((n, 27, 27, 1), dtype=np.float32) for _ in range(2)],
                 rng.integers(0, 2, (n, 1)).astype(np.float32))
+    if kind == "tweet_lstm":
+        return predict.make_inputs(kind, n, seed), rng.integers(0, 2, (n, 1)).astype(np.float32)
+    if kind == "lstm_autoencoder":
+        xs = predict.make_inputs(kind, n, seed)
+        return xs, xs[0].copy()
+    if kind == "memory_network":
+        return (predict.make_inputs(kind, n, seed),
+                np.eye(predict.MEMNET_VOCAB, dtype=np.float32)[rng.integers(1, predict.MEMNET_VOCAB, n)])
     return [rng.standard_normal((n, 12), dtype=np.float32)], rng.standard_normal((n, 1), dtype=np.float32)
 
 
@@ -239,11 +301,57 @@ def torch_net(kind: str, weights: dict):
     return {"mlp": MLP, "vision": Vision, "regression": Regression}[kind]()
 
 
+def torch_recurrent_trainer(kind: str, weights: dict):
+    """The recurrent seed models' PyTorch training step as a PyTorch user writes it: ``nn.LSTM``, logits
+    and ``BCEWithLogitsLoss`` / ``CrossEntropyLoss`` (class indices) / ``MSELoss``, ``optimizer.step()``.
+    ``step.eval_loss(txs, ty)`` is the loss in eval mode (no dropout), for the first-step check."""
+    import torch
+    from torch import nn
+
+    spec = SPECS[kind]
+    net = predict.torch_recurrent_net(kind, weights).train()
+    if spec.optimizer == "rmsprop":   # Keras defaults: lr 1e-3, rho 0.9, eps 1e-7
+        opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+    else:                             # Keras's "sgd": lr 0.01, no momentum
+        opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    loss_fn = {"binary_crossentropy": nn.BCEWithLogitsLoss(), "categorical_crossentropy": nn.CrossEntropyLoss(),
+               "mse": nn.MSELoss()}[spec.loss]
+
+    def accuracy(out, ty):
+        if kind == "tweet_lstm":
+            return ((out > 0).float() == ty).float().mean()
+        return (out.argmax(-1) == ty).float().mean()
+
+    def step(txs, ty):
+        out = net(*txs)
+        loss = loss_fn(out, ty)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if spec.metrics:  # what irgraph's compiled metric computes in its step too
+            with torch.no_grad():
+                return [loss.item(), accuracy(out, ty).item()]
+        return loss.item()
+
+    def eval_loss(txs, ty):
+        net.eval()
+        try:
+            with torch.no_grad():
+                return loss_fn(net(*txs), ty).item()
+        finally:
+            net.train()
+
+    step.eval_loss = eval_loss
+    return step
+
+
 def torch_trainer(kind: str, weights: dict):
     """``step(txs, ty) -> loss`` doing forward, Keras's loss, backward, optimizer step, zero_grad."""
     import torch
     import torch.nn.functional as F
 
+    if kind in RECURRENT:
+        return torch_recurrent_trainer(kind, weights)
     spec = SPECS[kind]
     net = torch_net(kind, weights).train()
     eps = 1e-7  # Keras's backend epsilon, as irgraph's losses and optimizers use it
@@ -281,6 +389,9 @@ def torch_trainer(kind: str, weights: dict):
 def torch_batch(kind: str, xs: list, y: np.ndarray):
     """torch tensors made once, outside the timed calls (NHWC -> NCHW for the conv net)."""
     import torch
+    if kind in RECURRENT:  # word ids int64; CrossEntropyLoss takes class indices
+        ty = torch.from_numpy(y.argmax(-1)) if kind == "memory_network" else torch.from_numpy(y)
+        return predict.torch_inputs(kind, xs), ty
     if kind == "vision":
         xs = [np.ascontiguousarray(x.transpose(0, 3, 1, 2)) for x in xs]
     return [torch.from_numpy(x) for x in xs], torch.from_numpy(y)
@@ -322,6 +433,8 @@ def make_contender(name: str, kind: str, batch: int, weights: dict, xs: list, y:
         def call():
             bx, by = data[next(cycle)]
             return model.train_on_batch(bx, by)
+        if kind in STOCHASTIC:
+            return call, batch, lambda: first_value(model.test_on_batch(*data[0])), model
         return call, batch, lambda: first_value(model.train_on_batch(*data[0])), model
     if name == "torch":
         step = torch_trainer(kind, weights)
@@ -329,6 +442,8 @@ def make_contender(name: str, kind: str, batch: int, weights: dict, xs: list, y:
 
         def call():
             return step(*data[next(cycle)])
+        if kind in STOCHASTIC:
+            return call, batch, lambda: step.eval_loss(*data[0]), None
         return call, batch, lambda: first_value(step(*data[0])), None
     if name == "keras3":
         model = keras_model(keras, kind, weights)
@@ -337,6 +452,8 @@ def make_contender(name: str, kind: str, batch: int, weights: dict, xs: list, y:
         def call():
             bx, by = data[next(cycle)]
             return model.train_on_batch(bx, by)
+        if kind in STOCHASTIC:
+            return call, batch, lambda: first_value(model.test_on_batch(*data[0])), model
         return call, batch, lambda: first_value(model.train_on_batch(*data[0])), model
     raise ValueError(f"unknown contender {name!r}; choose from {CONTENDERS}")
 
@@ -660,7 +777,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="mlp,vision,regression", help="comma-separated: " + ", ".join(SPECS))
     ap.add_argument("--batches", default=None,
                     help="comma-separated batch sizes for every model (default: mlp 32,256; vision 32,128; "
-                         "regression 10)")
+                         "regression 10; tweet_lstm 32; lstm_autoencoder 64; memory_network 32)")
     ap.add_argument("--json", metavar="PATH", help="write the figures to PATH")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-contender peak-memory processes")
     ap.add_argument("--profile", action="store_true",
