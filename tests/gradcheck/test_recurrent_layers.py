@@ -413,16 +413,20 @@ def test_time_distributed_small_model_before_gru():
                 lambda w, xs: np_layer(rnn, w, np_dense(d2, w, np_dense(d1, w, xs[0]))))
 
 
-def test_time_distributed_around_recurrent_layer():
+@pytest.mark.parametrize("inner", ["simple_rnn", "lstm_sequences", "bidirectional_gru_sequences"])
+def test_time_distributed_around_recurrent_layer(inner):
     """TimeDistributed around a recurrent layer: (batch, outer, inner time, F)."""
-    rnn = SimpleRNN(H)
+    rnn = {"simple_rnn": lambda: SimpleRNN(H),
+           "lstm_sequences": lambda: LSTM(H, return_sequences=True),
+           "bidirectional_gru_sequences": lambda: Bidirectional(GRU(H, return_sequences=True))}[inner]()
     x = Input(shape=(2, T, F))
     model = Model(x, TimeDistributed(rnn)(x))
 
     def ref(w, xs):
         flat = xs[0].reshape(xs[0].shape[:-4] + (B * 2, T, F))
         y = np_layer(rnn, w, flat)
-        return y.reshape(y.shape[:-2] + (B, 2, H))
+        rest = 1 if inner == "simple_rnn" else 2
+        return y.reshape(y.shape[:-1 - rest] + (B, 2) + y.shape[-rest:])
     check_model(model, [seq((B, 2, T, F), seed=20)], ref)
 
 
@@ -489,6 +493,38 @@ def test_unknown_time_length_bidirectional_stacked_and_backwards():
         return np_layer(second, w, np_layer(first, w, xs[0]))
     check_model(model, [seq((B, 4, F), seed=25)], ref)
     check_model(model, [seq((B, 7, F), seed=26)], ref)
+
+
+# ============================================================================ K.gradients in a layer
+@pytest.mark.parametrize("name", sorted(LAYERS) + ["bidirectional"])
+def test_input_gradient_inside_a_custom_layer(name):
+    """A custom layer whose call runs a recurrent layer and returns K.gradients(sum(y * y), x): the
+    gradient w.r.t. the input, computed while tracing, is the model's output (its forward pass)."""
+    from irgraph.layers import Layer
+    rnn = (Bidirectional(GRU(H, return_sequences=True), merge_mode="sum") if name == "bidirectional"
+           else LAYERS[name](return_sequences=True))
+
+    class InputGradient(Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner  # a tracked sublayer: its weights are the model's
+
+        def call(self, x):
+            y = self.inner(x)
+            return K.gradients(K.sum(y * y), [x])[0]
+
+    x = Input(shape=(T, F))
+    model = Model(x, InputGradient(rnn)(x))
+    set_random_weights(model, seed=29)
+    xs = seq(seed=30)
+    w64 = {v.path: np.asarray(a, np.float64) for v, a in zip(model.weights, model.get_weights())}
+
+    def loss(arrays):
+        y = np_layer(rnn, w64, arrays["x"])
+        return [(y * y).sum(axis=(-3, -2, -1))]
+    expected = finite_differences(loss, {"x": xs.astype(np.float64)}, "x", [np.ones(())])
+    got = model.predict(xs, verbose=0)
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL_FRACTION * np.abs(expected).max())
 
 
 # ============================================================================ masks
