@@ -75,7 +75,9 @@ class _RNN(Layer):
         for ignored in ("consume_less", "implementation", "time_major"):
             kwargs.pop(ignored, None)
         zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
+        seed = kwargs.pop("seed", None)  # of the dropout masks
         super().__init__(**kwargs)
+        self.seed = None if seed is None else int(seed)
         self.supports_masking = True
         self.zero_output_for_mask = bool(zero_output_for_mask)  # outputs at masked steps: 0, not the last
         what = f"layer '{self.name}' ({type(self).__name__})"
@@ -177,12 +179,13 @@ class _RNN(Layer):
         (recurrent_dropout selects implementation 1)."""
         per_gate = self.gates if 0.0 < self.recurrent_dropout < 1.0 and self.gates > 1 else 1
 
-        def draw(width, rate):
+        def draw(width, rate, first):
             if not 0.0 < rate < 1.0:
                 return None
-            masks = [K.recurrent_dropout_mask(x, width, rate) for _ in range(per_gate)]
+            seeds = [None if self.seed is None else self.seed + first + k for k in range(per_gate)]
+            masks = [K.recurrent_dropout_mask(x, width, rate, seed) for seed in seeds]
             return masks if per_gate > 1 else masks[0]
-        return draw(int(x.shape[-1]), self.dropout), draw(self.units, self.recurrent_dropout)
+        return draw(int(x.shape[-1]), self.dropout, 0), draw(self.units, self.recurrent_dropout, per_gate)
 
     def _run_with_dropout(self, x, layers, direction, initial_state, mask):
         """`_run` in training with dropout: each direction runs alone with its own layer's masks
@@ -253,7 +256,7 @@ class _RNN(Layer):
              "recurrent_regularizer": self.recurrent_regularizer,
              "bias_regularizer": self.bias_regularizer, "kernel_constraint": self.kernel_constraint,
              "recurrent_constraint": self.recurrent_constraint, "bias_constraint": self.bias_constraint,
-             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
              "return_sequences": self.return_sequences, "return_state": self.return_state,
              "go_backwards": self.go_backwards, "stateful": False, "unroll": self.unroll,
              "zero_output_for_mask": self.zero_output_for_mask, "trainable": self.trainable, "dtype": self.dtype}

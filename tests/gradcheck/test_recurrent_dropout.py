@@ -228,3 +228,25 @@ def test_predict_ignores_dropout_and_training_uses_it(layer_cls):
     # the same weights give different training losses: the dropout masks act in the training step
     assert abs(float(drop.test_on_batch(x, y)) - float(plain.test_on_batch(x, y))) < 1e-6
     assert abs(float(drop.train_on_batch(x, y)) - float(plain.train_on_batch(x, y))) > 1e-4
+
+
+def test_seeded_masks_repeat_across_models():
+    """seed= fixes the mask draws (Keras 3's argument): two models with the same weights and seed
+    take the same first step; another seed takes a different one."""
+    x = np.random.default_rng(0).standard_normal((16, T, IN)).astype(np.float32)
+    y = np.ones((16, H), np.float32)
+
+    def first_loss(seed, weights=None):
+        inp = irgraph.Input((T, IN))
+        model = irgraph.Model(inp, layers.LSTM(H, dropout=0.3, recurrent_dropout=0.3, seed=seed)(inp))
+        if weights is None:
+            weights = [np.array(w) for w in model.get_weights()]
+        model.set_weights(weights)
+        model.compile("sgd", "mse")
+        return float(model.train_on_batch(x, y)), weights
+
+    a, weights = first_loss(11)
+    b, _ = first_loss(11, weights)
+    c, _ = first_loss(12, weights)
+    assert a == pytest.approx(b, rel=1e-6)
+    assert abs(a - c) > 1e-5
