@@ -593,3 +593,30 @@ def test_masked_sequence_output_loss(padding, kind):
             count += LENGTHS[i]
         return total / count
     run(model, ref, [ids], ys, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_masked_unknown_time_length(kind):
+    """Input(shape=(None,)) ids with mask_zero, padded at the start, a different length per step."""
+    emb, layer = Embedding(7, F, mask_zero=True), Bidirectional(GRU(H), merge_mode="sum")
+    ids_in = Input(shape=(None,), dtype="int64")
+    model = Model(ids_in, layer(emb(ids_in)))
+    rng = np.random.default_rng(39)
+    steps = []
+    for width, lengths in ((6, [6, 2, 4]), (3, [1, 3, 2]), (4, [4, 4, 1])):
+        ids = np.zeros((B, width), np.int64)
+        for i, n in enumerate(lengths):
+            ids[i, width - n:] = rng.integers(1, 7, n)
+        steps.append(([ids], data((B, H), seed=40 + width)))
+    fw, bw = layer.forward_layer.name, layer.backward_layer.name
+
+    def ref(p, xs, ys):
+        mod = _module(torch.nn.GRU, F, H, bidirectional=True)
+        params = {**torch_params("gru", p, fw, "_l0"), **torch_params("gru", p, bw, "_l0_reverse")}
+        outs = []
+        for row in xs[0]:
+            e = p[emb.name + "/embeddings"][row[row > 0]][None]
+            _, h = functional_call(mod, params, (e,))
+            outs.append(h[0] + h[1])
+        return mse(torch.cat(outs, 0), ys[0])
+    run(model, ref, None, None, kind, batches=steps)
