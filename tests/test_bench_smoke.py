@@ -45,3 +45,20 @@ def test_cli_main_writes_json(tmp_path):
                          "--json", str(path)]) == 0
     figures = json.loads(path.read_text())
     assert figures["threads"] == 1 and figures["results"][0]["batch"] == 1
+
+
+def test_predict_bench_quick_recurrent_seed_models():
+    """The recurrent seed models of issue 8: the nn.LSTM twins (Keras weights mapped, Bidirectional
+    included) give irgraph's outputs, and every contender is timed."""
+    predict = _load_predict()
+    out = io.StringIO()
+    kinds = list(predict.RECURRENT)
+    payload = predict.run(kinds, quick=True, threads=1, batches=[1, 4], console=Console(file=out, width=200))
+    results = payload["results"]
+    assert [(r["model"], r["batch"]) for r in results] == [(k, b) for k in kinds for b in (1, 4)]
+    for r in results:
+        assert {"irgraph", "bare ORT", "torch"} <= set(r["median_s"])
+        assert all(t > 0 for t in r["median_s"].values())
+        assert all(d <= predict.ATOL for d in r["max_abs_diff"].values()), r["max_abs_diff"]
+    assert ">= 1.5 at every" in out.getvalue()
+    json.dumps(payload)

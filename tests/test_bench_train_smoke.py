@@ -52,7 +52,8 @@ def test_same_start_same_loss_for_every_model():
     """The torch twins (layouts converted, flatten order permuted) give irgraph's loss on one batch."""
     train = _load_train()
     import irgraph
-    for kind in ("mlp", "regression") + (("vision",) if train.predict.has_conv(irgraph) else ()):
+    kinds = ("mlp", "regression") + (("vision",) if train.predict.has_conv(irgraph) else ()) + train.RECURRENT
+    for kind in kinds:
         weights = train.initial_weights(kind)
         xs, y = train.make_data(kind, 8)
         _, _, irgraph_step, _ = train.make_contender("tob", kind, 4, weights, xs, y, 1)
@@ -66,3 +67,28 @@ def test_cli_worker_prints_json(capsys):
     assert train.main(["--worker", "tob", "regression", "10", "--threads", "1", "--quick"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["contender"] == "tob" and report["peak_rss_mib"] >= report["base_rss_mib"] > 0
+
+
+def test_train_bench_quick_recurrent_seed_models():
+    """The recurrent seed models of issue 8 (tweet pairs, autoencoder, memory network) run against their
+    nn.LSTM twins; the first-step losses agree (the memory network's, with dropout, in eval mode)."""
+    train = _load_train()
+    out = io.StringIO()
+    kinds = list(train.RECURRENT)
+    payload = train.run(kinds, quick=True, threads=1, batches=[8], memory=False,
+                        console=Console(file=out, width=200))
+    assert [(r["model"], r["batch"]) for r in payload["results"]] == [(k, 8) for k in kinds], out.getvalue()
+    for r in payload["results"]:
+        assert all(v > 0 for v in r["samples_per_s"].values())
+        assert r["loss_check"]["ok"], r["loss_check"]
+        assert r["target"] == 1.2
+    assert "WARNING" not in out.getvalue()
+    json.dumps(payload)
+
+
+def test_cli_worker_recurrent_memory(capsys):
+    """Peak memory of a recurrent contender, alone in its process (what the full run reports)."""
+    train = _load_train()
+    assert train.main(["--worker", "torch", "memory_network", "8", "--threads", "1", "--quick"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["model"] == "memory_network" and report["peak_rss_mib"] > 0
