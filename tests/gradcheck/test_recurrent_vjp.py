@@ -39,7 +39,7 @@ ACTIVATIONS = {
 
 
 def recurrent_case(cell, direction="forward", lens=False, states=False, acts="default", lbr=None,
-                   outputs=None, bias=True):
+                   outputs=None, bias=True, time=T):
     """A case of one recurrent op; ``outputs`` picks the outputs the loss reads (None: all)."""
     dirs = 2 if direction == "bidirectional" else 1
     gh = GATES[cell] * H
@@ -48,7 +48,7 @@ def recurrent_case(cell, direction="forward", lens=False, states=False, acts="de
              "activation_alpha": alphas * dirs or None, "activation_beta": betas * dirs or None}
     if lbr is not None:
         attrs["linear_before_reset"] = lbr
-    inputs = {"x": Inp((T, B, IN)), "w": Inp((dirs, gh, IN), "uniform"), "r": Inp((dirs, gh, H), "uniform")}
+    inputs = {"x": Inp((time, B, IN)), "w": Inp((dirs, gh, IN), "uniform"), "r": Inp((dirs, gh, H), "uniform")}
     if bias:
         inputs["b"] = Inp((dirs, 2 * gh), "uniform")
     n_states = 2 if cell == "LSTM" else 1
@@ -69,7 +69,8 @@ def recurrent_case(cell, direction="forward", lens=False, states=False, acts="de
 
     tag = "-".join([cell, direction, acts] + (["lens"] if lens else []) + (["states"] if states else [])
                    + ([f"lbr{lbr}"] if lbr is not None else []) + ([] if bias else ["nobias"])
-                   + ([f"outs{''.join(map(str, outputs))}"] if outputs is not None else []))
+                   + ([f"outs{''.join(map(str, outputs))}"] if outputs is not None else [])
+                   + ([f"time{time}"] if time != T else []))
     # kinks (Relu, HardSigmoid, Elu) sit far from the random points; a smaller step keeps clear of them
     return Case(cell, tag, inputs, build, rtol=1e-5, atol=1e-7, eps=1e-6)
 
@@ -93,6 +94,10 @@ for cell in ("LSTM", "GRU", "RNN"):
     CASES.append(recurrent_case(cell, "forward", False, True, bias=False, lbr=variants[0]))
 # an activation whose derivative is a constant, without lengths (nothing broadcasts it)
 CASES.append(recurrent_case("RNN", "forward", acts="affine"))
+# a static time axis, and a single step
+for cell in ("LSTM", "GRU", "RNN"):
+    CASES.append(recurrent_case(cell, "bidirectional", states=True, lbr=0 if cell == "GRU" else None, time=5))
+    CASES.append(recurrent_case(cell, "bidirectional", states=True, lbr=1 if cell == "GRU" else None, time=1))
 
 CASES.append(Case("ReverseTime", "ReverseTime-all", {"x": Inp((T, B, 3))},
                   lambda x: apply("ReverseTime", [x]) * constant(np.arange(1.0, 4.0))))
