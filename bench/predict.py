@@ -1,18 +1,25 @@
 """Inference latency, side by side: irgraph ``predict_on_batch`` vs a bare onnxruntime session on the
 exported file vs PyTorch eager (same weights) vs Keras 3 (when installed with a usable backend).
 
-    python bench/predict.py [--quick] [--threads N] [--models mlp,vision] [--json PATH]
+    python bench/predict.py [--quick] [--threads N] [--models mlp,vision] [--json PATH] [--no-memory]
+    python bench/predict.py --models tweet_lstm,lstm_autoencoder,memory_network   # the recurrent seeds
 
 Targets: predict_on_batch / bare session <= 1.2 (the wrapper costs little); torch / predict_on_batch
-> 1 at batch 1 and 32 (irgraph is faster than PyTorch eager). See bench/RESULTS.md.
+> 1 at batch 1 and 32 (irgraph is faster than PyTorch eager); for the recurrent seed models of issue 8
+(shared-LSTM tweet pairs, LSTM autoencoder, bAbI memory network, against ``nn.LSTM``) torch /
+predict_on_batch >= 1.5 at every batch, with each contender's peak memory measured alone in a fresh
+process. See bench/RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -122,6 +129,41 @@ BUILDERS = {"mlp": build_mlp, "vision": build_vision, "tweet_lstm": build_tweet_
 
 def build(lib, kind: str):
     return BUILDERS[kind](lib)
+
+
+def _glorot(rng, shape) -> np.ndarray:
+    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+def _lstm_weights(rng, inputs: int, units: int) -> list[np.ndarray]:
+    """Keras LSTM initial weights: glorot-uniform kernel (in, 4H), orthogonal recurrent kernel (H, 4H),
+    bias zero but the forget gate's ones (unit_forget_bias)."""
+    q, r = np.linalg.qr(rng.standard_normal((4 * units, units)))
+    recurrent = (q * np.sign(np.diag(r))).T.astype(np.float32)
+    bias = np.zeros(4 * units, np.float32)
+    bias[units:2 * units] = 1.0
+    return [_glorot(rng, (inputs, 4 * units)), np.ascontiguousarray(recurrent), bias]
+
+
+def recurrent_weights(kind: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Initial weights of the recurrent seed models, by layer name, in Keras layouts (a Bidirectional
+    layer: forward then backward LSTM)."""
+    rng = np.random.default_rng(seed)
+    dense = lambda i, o: [_glorot(rng, (i, o)), rng.uniform(-0.05, 0.05, o).astype(np.float32)]  # noqa: E731
+    if kind == "tweet_lstm":
+        return {"shared_lstm": _lstm_weights(rng, TWEET_FEATURES, TWEET_UNITS),
+                "predictions": dense(2 * TWEET_UNITS, 1)}
+    if kind == "lstm_autoencoder":
+        return {"encoder_lstm": _lstm_weights(rng, AE_EMBED_SIZE, AE_LATENT_SIZE)
+                + _lstm_weights(rng, AE_EMBED_SIZE, AE_LATENT_SIZE),
+                "decoder_lstm": _lstm_weights(rng, AE_LATENT_SIZE, AE_EMBED_SIZE)
+                + _lstm_weights(rng, AE_LATENT_SIZE, AE_EMBED_SIZE)}
+    embedding = lambda width: [rng.uniform(-0.05, 0.05, (MEMNET_VOCAB, width)).astype(np.float32)]  # noqa: E731
+    return {"story_embedding": embedding(MEMNET_EMBEDDING), "question_embedding": embedding(MEMNET_EMBEDDING),
+            "story_embedding_c": embedding(MEMNET_QUESTION),
+            "answer_lstm": _lstm_weights(rng, MEMNET_STORY + MEMNET_EMBEDDING, MEMNET_LATENT),
+            "answer_dense": dense(MEMNET_LATENT, MEMNET_VOCAB)}
 
 
 def make_inputs(kind: str, batch: int, seed: int = 0) -> list[np.ndarray]:
@@ -410,9 +452,112 @@ def bench_case(kind: str, batch: int, model, path: str, threads: int, rounds: in
             "timings": {name: t.to_dict() for name, t in timings.items()}}
 
 
+# ----------------------------------------------------------------------------- memory (worker processes)
+MEMORY_CONTENDERS = {"irgraph": "irgraph", "bare ORT": "bare", "torch": "torch"}  # column -> worker name
+WORKER_SECONDS, QUICK_WORKER_SECONDS = 1.0, 0.02
+
+
+def _proc_status_mib(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mib() -> float:
+    """The process's peak resident set (VmHWM; ru_maxrss where there is no /proc)."""
+    peak = _proc_status_mib("VmHWM")
+    if peak is not None:
+        return peak
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2 ** 20 if sys.platform == "darwin" else peak / 1024
+
+
+def worker(contender: str, kind: str, batch: int, threads: int, quick: bool, onnx_path: str | None) -> dict:
+    """One contender alone in this process, importing only its own libraries: build it, predict in a
+    loop, report the peak memory. ``bare`` runs the ONNX file the main process exported."""
+    xs = make_inputs(kind, batch)
+    if contender == "torch":
+        import torch
+        common.set_torch_threads(threads)
+    if contender == "bare":
+        import onnxruntime as ort
+    if contender == "irgraph":
+        import irgraph  # noqa: F401
+    base = _proc_status_mib("VmRSS")
+    if contender == "torch":
+        net = torch_recurrent_net(kind, recurrent_weights(kind)).eval()
+        txs = torch_inputs(kind, xs)
+
+        def call():
+            with torch.inference_mode():
+                return net.probabilities(net(*txs))
+    elif contender == "bare":
+        import onnxruntime as ort
+        sess = ort.InferenceSession(onnx_path, common.ort_session_options(threads),
+                                    providers=["CPUExecutionProvider"])
+        feeds = {i.name: x for i, x in zip(sess.get_inputs(), xs)}
+
+        def call():
+            return sess.run(None, feeds)
+    elif contender == "irgraph":
+        import irgraph
+        with irgraph_threads(threads):
+            model = build(irgraph, kind)
+            for name, arrays in recurrent_weights(kind).items():
+                model.get_layer(name).set_weights(arrays)
+            x = xs[0] if len(xs) == 1 else xs
+            model.predict_on_batch(x)
+
+        def call():
+            return model.predict_on_batch(x)
+    else:
+        raise ValueError(f"unknown worker contender {contender!r}")
+    call()
+    seconds = QUICK_WORKER_SECONDS if quick else WORKER_SECONDS
+    calls, t0 = 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - t0 < seconds:
+        call()
+        calls += 1
+    elapsed = time.perf_counter() - t0
+    return {"contender": contender, "model": kind, "batch": batch, "threads": threads, "calls": calls,
+            "samples_per_s": calls * batch / elapsed, "base_rss_mib": base,
+            "peak_rss_mib": max(peak_rss_mib(), base or 0.0, _proc_status_mib("VmRSS") or 0.0)}
+
+
+def measure_memory(contender: str, kind: str, batch: int, threads: int, quick: bool, onnx_path: str) -> dict:
+    """Run ``contender`` in a fresh process (``--worker``) and return its JSON report (or the error)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, kind, str(batch),
+           "--threads", str(threads), "--onnx", onnx_path] + (["--quick"] if quick else [])
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"error": "the worker ran past 600 s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"worker exited with {proc.returncode}: {tail[0][:200]}"}
+    return json.loads(lines[-1])
+
+
+def fmt_mem(m: dict | None) -> str:
+    if not m:
+        return ""
+    if "error" in m:
+        return "\n[red]mem error[/]"
+    base = m.get("base_rss_mib")
+    extra = f" (+{m['peak_rss_mib'] - base:.0f})" if base is not None else ""
+    return f"\n{m['peak_rss_mib']:.0f} MiB{extra}"
+
+
 # ----------------------------------------------------------------------------- the run
 def run(models=("mlp", "vision"), quick: bool = False, threads: int | None = None, batches=None,
-        console=None) -> dict:
+        console=None, memory: bool = True) -> dict:
     """Run the benchmark, print the table, return the figures (what --json writes)."""
     import irgraph
     from rich.console import Console
@@ -447,6 +592,9 @@ def run(models=("mlp", "vision"), quick: bool = False, threads: int | None = Non
             for batch in (batches or BATCHES[kind]):
                 r = bench_case(kind, batch, model, path, threads, rounds, min_block_s,
                                torch_classes[kind], keras)
+                if memory and kind in RECURRENT:  # peak memory of each contender alone in a fresh process
+                    r["memory"] = {col: measure_memory(w, kind, batch, threads, quick, path)
+                                   for col, w in MEMORY_CONTENDERS.items()}
                 results.append(r)
                 console.print(f"  {kind} batch {batch}: " + ", ".join(
                     f"{k} {common.fmt_time(v)}" for k, v in r["median_s"].items()))
@@ -464,7 +612,9 @@ def print_results(console, results: list[dict], with_keras: bool) -> None:
     rows = []
     for r in results:
         med, ratio = r["median_s"], r["ratios"]
-        row = [r["model"], str(r["batch"])] + [common.fmt_time(med[k]) for k in ("irgraph", "bare ORT", "torch")]
+        mem = r.get("memory", {})
+        row = [r["model"], str(r["batch"])] + [common.fmt_time(med[k]) + fmt_mem(mem.get(k))
+                                               for k in ("irgraph", "bare ORT", "torch")]
         row += [common.fmt_time(med["keras3"])] if with_keras else []
         if r["model"] in RECURRENT:  # issue 8: prediction at least 1.5x PyTorch's samples/s, every batch
             torch_ok = ratio["torch/pob"] >= RECURRENT_TORCH_OVER_POB_MIN
@@ -482,7 +632,8 @@ def print_results(console, results: list[dict], with_keras: bool) -> None:
                                f"{POB_OVER_BARE_MAX}, torch/pob > {TORCH_OVER_POB_MIN} at batch "
                                f"{' and '.join(map(str, TORCH_TARGET_BATCHES))} (mlp, vision), >= {RECURRENT_TORCH_OVER_POB_MIN} at every "
                                f"batch (tweet_lstm, lstm_autoencoder, memory_network). Outputs checked against "
-                               f"irgraph to {ATOL} before timing. noise = the largest (max - min) / median over "
+                               f"irgraph to {ATOL} before timing. Under the recurrent models' times: the peak resident memory "
+                               f"of that contender alone in a fresh process (+ its growth after its imports). noise = the largest (max - min) / median over "
                                f"rounds among the contenders.")
 
 
@@ -494,13 +645,21 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default="mlp,vision", help="comma-separated: " + ", ".join(BATCHES))
     ap.add_argument("--batches", default=None, help="comma-separated batch sizes (default: 1,32,256)")
     ap.add_argument("--json", metavar="PATH", help="write the figures to PATH")
+    ap.add_argument("--no-memory", action="store_true", help="skip the per-contender peak-memory processes")
+    ap.add_argument("--worker", nargs=3, metavar=("CONTENDER", "MODEL", "BATCH"), help=argparse.SUPPRESS)
+    ap.add_argument("--onnx", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        contender, kind, batch = args.worker
+        print(json.dumps(worker(contender, kind, int(batch), args.threads or common.default_threads(), args.quick,
+                                args.onnx)))
+        return 0
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = set(models) - set(BATCHES)
     if unknown:
         ap.error(f"unknown model(s) {sorted(unknown)}; choose from {sorted(BATCHES)}")
     batches = [int(b) for b in args.batches.split(",")] if args.batches else None
-    payload = run(models, quick=args.quick, threads=args.threads, batches=batches)
+    payload = run(models, quick=args.quick, threads=args.threads, batches=batches, memory=not args.no_memory)
     if args.json:
         common.write_json(args.json, payload)
     return 0

@@ -101,40 +101,7 @@ WEIGHT_SHAPES = {
 }
 
 
-def _glorot(rng, shape) -> np.ndarray:
-    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-    return rng.uniform(-limit, limit, shape).astype(np.float32)
-
-
-def _lstm_weights(rng, inputs: int, units: int) -> list[np.ndarray]:
-    """Keras LSTM initial weights: glorot-uniform kernel (in, 4H), orthogonal recurrent kernel (H, 4H),
-    bias zero but the forget gate's ones (unit_forget_bias)."""
-    q, r = np.linalg.qr(rng.standard_normal((4 * units, units)))
-    recurrent = (q * np.sign(np.diag(r))).T.astype(np.float32)
-    bias = np.zeros(4 * units, np.float32)
-    bias[units:2 * units] = 1.0
-    return [_glorot(rng, (inputs, 4 * units)), np.ascontiguousarray(recurrent), bias]
-
-
-def recurrent_weights(kind: str, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """Initial weights of the recurrent seed models, by layer name, in Keras layouts (a Bidirectional
-    layer: forward then backward LSTM)."""
-    rng = np.random.default_rng(seed)
-    P = predict
-    dense = lambda i, o: [_glorot(rng, (i, o)), rng.uniform(-0.05, 0.05, o).astype(np.float32)]  # noqa: E731
-    if kind == "tweet_lstm":
-        return {"shared_lstm": _lstm_weights(rng, P.TWEET_FEATURES, P.TWEET_UNITS),
-                "predictions": dense(2 * P.TWEET_UNITS, 1)}
-    if kind == "lstm_autoencoder":
-        return {"encoder_lstm": _lstm_weights(rng, P.AE_EMBED_SIZE, P.AE_LATENT_SIZE)
-                + _lstm_weights(rng, P.AE_EMBED_SIZE, P.AE_LATENT_SIZE),
-                "decoder_lstm": _lstm_weights(rng, P.AE_LATENT_SIZE, P.AE_EMBED_SIZE)
-                + _lstm_weights(rng, P.AE_LATENT_SIZE, P.AE_EMBED_SIZE)}
-    embedding = lambda width: [rng.uniform(-0.05, 0.05, (P.MEMNET_VOCAB, width)).astype(np.float32)]  # noqa: E731
-    return {"story_embedding": embedding(P.MEMNET_EMBEDDING), "question_embedding": embedding(P.MEMNET_EMBEDDING),
-            "story_embedding_c": embedding(P.MEMNET_QUESTION),
-            "answer_lstm": _lstm_weights(rng, P.MEMNET_STORY + P.MEMNET_EMBEDDING, P.MEMNET_LATENT),
-            "answer_dense": dense(P.MEMNET_LATENT, P.MEMNET_VOCAB)}
+recurrent_weights = predict.recurrent_weights  # numpy only: the worker processes import nothing else
 
 
 def initial_weights(kind: str, seed: int = 0) -> dict[str, list[np.ndarray]]:

@@ -53,7 +53,8 @@ def test_predict_bench_quick_recurrent_seed_models():
     predict = _load_predict()
     out = io.StringIO()
     kinds = list(predict.RECURRENT)
-    payload = predict.run(kinds, quick=True, threads=1, batches=[1, 4], console=Console(file=out, width=200))
+    payload = predict.run(kinds, quick=True, threads=1, batches=[1, 4], console=Console(file=out, width=200),
+                          memory=False)
     results = payload["results"]
     assert [(r["model"], r["batch"]) for r in results] == [(k, b) for k in kinds for b in (1, 4)]
     for r in results:
@@ -62,3 +63,16 @@ def test_predict_bench_quick_recurrent_seed_models():
         assert all(d <= predict.ATOL for d in r["max_abs_diff"].values()), r["max_abs_diff"]
     assert ">= 1.5 at every" in out.getvalue()
     json.dumps(payload)
+
+
+def test_cli_worker_recurrent_memory(tmp_path, capsys):
+    """Peak memory of each prediction contender alone in its process (what the full run reports)."""
+    predict = _load_predict()
+    import irgraph
+    path = str(tmp_path / "memnet.onnx")
+    predict.build(irgraph, "memory_network").to_onnx(path)
+    for contender in ("irgraph", "bare", "torch"):
+        assert predict.main(["--worker", contender, "memory_network", "4", "--threads", "1", "--quick",
+                             "--onnx", path]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["contender"] == contender and report["peak_rss_mib"] > 0
