@@ -425,13 +425,20 @@ class _Direction:
         lo, hi = g0 * self.hidden, g1 * self.hidden
         return None if self.rmask is None else _rows(self.rmask, lo, hi, axis=-1)
 
-    def scan_weights(self, g0: int, g1: int) -> tuple:
-        """(R, S, rmask) inputs of a backward scan for the adjoint of gates g0..g1."""
+    def state_matrix(self, g0: int, g1: int):
+        """What the adjoint of gates g0..g1 multiplies by: their rows of R, or with masks the
+        block-diagonal of those R_k."""
         lo, hi = g0 * self.hidden, g1 * self.hidden
         if self.rmask is None:
-            return _rows(self.r, lo, hi), None, None
-        rb = gu.transpose_last2(_rows(_rows(self.rbt, lo, hi), lo, hi, axis=1))
-        return rb, _stacked_identities(g1 - g0, self.hidden, self.rbt.dtype), self.gate_mask(g0, g1)
+            return _rows(self.r, lo, hi)
+        return gu.transpose_last2(_rows(_rows(self.rbt, lo, hi), lo, hi, axis=1))
+
+    def scan_weights(self, g0: int, g1: int) -> tuple:
+        """(R, S, rmask) inputs of a backward scan for the adjoint of gates g0..g1."""
+        if self.rmask is None:
+            return self.state_matrix(g0, g1), None, None
+        return (self.state_matrix(g0, g1), _stacked_identities(g1 - g0, self.hidden, self.rbt.dtype),
+                self.gate_mask(g0, g1))
 
     def r_gradient(self, blocks):
         """Gradient of R (or RBt) from [(d gates g0..g1 [T, B, n*H], state read [T, B, H], g0, g1)]."""
@@ -524,10 +531,7 @@ def _gru(d: _Direction, linear_before_reset: int):
     # the candidate reads r * h (times its state mask): fold that mask into the per-step factors
     m_n = d.gate_mask(2, 3)
     h_read, r_read = (d.h_prev, r) if m_n is None else (d.h_prev * m_n, r * m_n)
-    rn, _s, _m = d.scan_weights(2, 3)
-    if m_n is not None:
-        rn = _rows(_rows(d.rbt, 2 * d.hidden, 3 * d.hidden), 2 * d.hidden, 3 * d.hidden, axis=1)
-        rn = gu.transpose_last2(rn)
+    rn = d.state_matrix(2, 3)
     r_zr, s, rmask = d.scan_weights(0, 2)
     dzr, da_n, dh0 = apply("GRUBackwardScan", [d.dy, a_z, z, a_n, h_read * dr, r_read, r_zr, rn,
                                                 d.dh_last, d.mask, s, rmask])
