@@ -5,8 +5,9 @@ Inputs (one direction, forward time order; the caller reverses time for go_backw
 ``xw`` [T, B, G*H] the input side of the gate pre-activations (x W^T + Wb, input dropout already
 applied), ``rbt`` [G*H, G*H] the block-diagonal of the R_k^T (gates in ONNX order), ``rb`` [G*H]
 or None the recurrent bias, ``rmask`` [B, G*H] the state masks m_k side by side, ``h0`` [B, H],
-``c0`` [B, H] (LSTM; None otherwise), ``step_mask`` [T, B, 1] bool or None (steps outside it keep
-the state and output zeros, like ONNX's sequence_lens). Gate k reads ``(h * m_k) R_k^T + Rb_k``;
+``c0`` [B, H] (LSTM; None otherwise), ``step_mask`` [T, B, 1] bool or None (Keras masking: steps
+outside it keep the state, and their output is the state held, i.e. the last unmasked step's
+output or h0). Gate k reads ``(h * m_k) R_k^T + Rb_k``;
 the GRU candidate reads ``r * ((h * m_h) R_h^T + Rb_h)`` (linear_before_reset=1) or
 ``(r * h * m_h) R_h^T + Rb_h`` (0), as Keras 3's cells with ``recurrent_dropout`` do.
 Outputs: Y [T, B, H], Y_h [B, H] (and Y_c for LSTM). Attributes: ``cell``, ``hidden_size``,
@@ -144,15 +145,13 @@ class RecurrentScan(Op):
                 new_h, new_c = body("Add", n, body("Mul", z, body("Sub", h, n))), None
             else:
                 new_h, new_c = _emit_activation(body, acts[0], body("Add", x_t, pre)), None
-        y = new_h
-        if m_t:  # steps outside the sequence keep the state and give zeros
+        if m_t:  # masked steps keep the state, which is also their output
             new_h = body("Where", m_t, new_h, h)
             new_c = body("Where", m_t, new_c, c) if c else None
-            y = body("Where", m_t, y, e.const(np.zeros((), e.dtype_of(xw))))
         body.output(new_h, 2)
         if c:
             body.output(new_c, 2)
-        body.output(y, 2)
+        body.output(new_h, 2)
         states = [h0] + ([c0] if c else [])
         scan_ins = [xw] + ([step_mask] if step_mask else [])
         _scan(e, body, states, scan_ins, outs[1:] + outs[:1], reverse=False, hint="recurrent_body")
@@ -188,3 +187,4 @@ class _MaskedDirection(_Direction):
         self.dh_last = zeros if grads[1] is None else grads[1]
         self.dc_last = zeros if len(grads) < 3 or grads[2] is None else grads[2]
         self.mask = step_mask
+        self.scan_attrs = {"masked_outputs_hold_state": 1}

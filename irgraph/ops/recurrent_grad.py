@@ -14,8 +14,9 @@ direction is the forward recurrence of the time-reversed input, `ReverseTime`):
    final carry.
 
 ``sequence_lens`` (ONNX semantics: steps past a sequence's length give zeros and leave the state
-alone; a reverse direction runs within each length) becomes a (T, B, 1) mask: the factors and the
-output gradient are zeroed at padded steps, and the scan passes the carry through them unchanged.
+alone; a reverse direction runs within each length) becomes a (T, B, 1) mask: the factors are
+zeroed at padded steps, and the scan passes the carry through them unchanged (plus the output's
+gradient for `RecurrentScan`, whose output at a masked step is the state it holds).
 The scan primitives have no VJP of their own (no second derivatives of recurrent layers).
 """
 from __future__ import annotations
@@ -187,9 +188,12 @@ class _BackwardScan(_ScanOp):
         carries = [body.input(f"d{s}", 2) for s in self.carry_names]
         seq_names = [k for k in self.seq_inputs if named.get(k)] + (["mask"] if named.get("mask") else [])
         step = {k: body.input(k, 2, "bool" if k == "mask" else None) for k in seq_names}
-        new_carries, seq_outs = self.step(body, named, carries, step)
-        if "mask" in step:  # padded steps pass the carry through
-            new_carries = [body("Where", step["mask"], new, old) for new, old in zip(new_carries, carries)]
+        # step: the new carries, the per-step outputs, and the carries plus this step's output gradient
+        new_carries, seq_outs, with_output = self.step(body, named, carries, step)
+        if "mask" in step:  # steps outside the mask pass the carry through, with the output's
+            # gradient when the op's output there is the state it holds (RecurrentScan)
+            held = with_output if attrs.get("masked_outputs_hold_state") else carries
+            new_carries = [body("Where", step["mask"], new, old) for new, old in zip(new_carries, held)]
         for name in new_carries:
             body.output(name, 2)
         for name in seq_outs:
@@ -223,7 +227,7 @@ class LSTMBackwardScan(_BackwardScan):
         dH = body("Add", dh, s["dY"]) if "dY" in s else dh
         dC = body("Add", dc, body("Mul", dH, s["Ac"]))
         dz = body("Mul", body("Concat", dC, dH, dC, dC, axis=-1), s["A"])
-        return [self.adjoint(body, named, dz), body("Mul", dC, s["f"])], [dz]
+        return [self.adjoint(body, named, dz), body("Mul", dC, s["f"])], [dz], [dH, dc]
 
 
 @register
@@ -250,12 +254,12 @@ class GRUBackwardScan(_BackwardScan):
         through_z = body("Mul", dH, s["z"])
         if "r" not in s:  # linear_before_reset=1
             dq = body("Mul", body("Concat", dH, dH, dH, axis=-1), s["A"])
-            return [body("Add", self.adjoint(body, named, dq), through_z)], [dH]
+            return [body("Add", self.adjoint(body, named, dq), through_z)], [dH], [dH]
         dn = body("Mul", dH, s["An"])
         drh = body("MatMul", dn, named["Rn"])
         dzr = body("Concat", body("Mul", dH, s["A"]), body("Mul", drh, s["Br"]), axis=-1)
         new = body("Add", body("Add", self.adjoint(body, named, dzr), through_z), body("Mul", drh, s["r"]))
-        return [new], [dzr, dn]
+        return [new], [dzr, dn], [dH]
 
 
 @register
@@ -274,7 +278,7 @@ class RNNBackwardScan(_BackwardScan):
         (dh,) = carries
         dH = body("Add", dh, s["dY"]) if "dY" in s else dh
         dz = body("Mul", dH, s["A"])
-        return [self.adjoint(body, named, dz)], [dz]
+        return [self.adjoint(body, named, dz)], [dz], [dH]
 
 
 # ------------------------------------------------------------------------------ activations
@@ -409,6 +413,7 @@ class _Direction:
 
     hidden: int
     rbt = rmask = w = None
+    scan_attrs: dict = {}  # RecurrentScan: {"masked_outputs_hold_state": 1}
 
     def h_side(self, h, g0: int, g1: int):
         """What gates g0..g1 receive from the state sequence h [T, B, H] (bias included)."""
@@ -493,13 +498,14 @@ def _lstm(d: _Direction):
     o, do = activation_and_derivative(act_f, a_o)
     f, df = activation_and_derivative(act_f, a_f)
     g, dg = activation_and_derivative(act_g, a_c)
-    c = apply("LSTMCellScan", [f, i * g, d.c0])
+    keep, add = (f, i * g) if d.mask is None else (gu.where(d.mask, f, 1.0), _masked(i * g, d.mask))
+    c = apply("LSTMCellScan", [keep, add, d.c0])  # masked steps keep the cell
     c_prev = _previous_states(c, d.c0)
     hc, dhc = activation_and_derivative(act_h, c)
     factors = apply("Concat", [g * di, hc * do, c_prev * df, i * dg], axis=-1)
     r, s, rmask = d.scan_weights(0, 4)
     dz, dh0, dc0 = apply("LSTMBackwardScan", [d.dy, _masked(factors, d.mask), o * dhc, f, r,
-                                              d.dh_last, d.dc_last, d.mask, s, rmask])
+                                              d.dh_last, d.dc_last, d.mask, s, rmask], **d.scan_attrs)
     return dz, [(dz, d.h_prev, 0, 4)], dz, dh0, dc0
 
 
@@ -523,7 +529,8 @@ def _gru(d: _Direction, linear_before_reset: int):
         a_r = a_n * hn * dr
         r_in, s, rmask = d.scan_weights(0, 3)
         dh, dh0 = apply("GRUBackwardScan", [d.dy, apply("Concat", [a_z, a_r, a_n * r], axis=-1), z,
-                                            None, None, None, r_in, None, d.dh_last, d.mask, s, rmask])
+                                            None, None, None, r_in, None, d.dh_last, d.mask, s, rmask],
+                            **d.scan_attrs)
         da_z, da_r, da_n = dh * a_z, dh * a_r, dh * a_n
         dx_side = apply("Concat", [da_z, da_r, da_n], axis=-1)
         dh_side = apply("Concat", [da_z, da_r, da_n * r], axis=-1)
@@ -534,7 +541,7 @@ def _gru(d: _Direction, linear_before_reset: int):
     rn = d.state_matrix(2, 3)
     r_zr, s, rmask = d.scan_weights(0, 2)
     dzr, da_n, dh0 = apply("GRUBackwardScan", [d.dy, a_z, z, a_n, h_read * dr, r_read, r_zr, rn,
-                                                d.dh_last, d.mask, s, rmask])
+                                                d.dh_last, d.mask, s, rmask], **d.scan_attrs)
     dx_side = apply("Concat", [dzr, da_n], axis=-1)
     return dx_side, [(dzr, d.h_prev, 0, 2), (da_n, rh, 2, 3)], dx_side, dh0, None
 
@@ -543,7 +550,8 @@ def _rnn(d: _Direction):
     (act,) = d.acts
     _, da = activation_and_derivative(act, d.x_side + d.h_side(d.h_prev, 0, 1))
     r, s, rmask = d.scan_weights(0, 1)
-    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), r, d.dh_last, d.mask, s, rmask])
+    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), r, d.dh_last, d.mask, s, rmask],
+                    **d.scan_attrs)
     return dz, [(dz, d.h_prev, 0, 1)], dz, dh0, None
 
 

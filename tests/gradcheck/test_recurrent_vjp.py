@@ -124,10 +124,12 @@ def _dropout_mask(shape, seed):
     return np.where(rng.uniform(size=shape) < 0.25, 0.0, 1.0 / 0.75)
 
 
-STEP_MASK = np.arange(5)[:, None, None] < LENS[None, :, None]  # [t, batch, 1]
+STEP_MASKS = {"steps": np.arange(5)[:, None, None] < LENS[None, :, None],  # [t, batch, 1]: at the end
+              # Keras masks of any pattern: at the start, in the middle, the first step masked
+              "pattern": np.array([[0, 1], [1, 0], [0, 1], [1, 1], [0, 0]], bool)[:, :, None]}
 
 
-def recurrent_scan_case(cell, acts="default", lbr=None, steps=False, bias=True, outputs=None):
+def recurrent_scan_case(cell, acts="default", lbr=None, steps=None, bias=True, outputs=None):
     gh = GATES[cell] * H
     names, alphas, betas = ACTIVATIONS[cell][acts]
     attrs = {"cell": cell, "hidden_size": H, "activations": names, "activation_alpha": alphas or None,
@@ -146,12 +148,12 @@ def recurrent_scan_case(cell, acts="default", lbr=None, steps=False, bias=True, 
     def build(*vals):
         v = dict(zip(order, vals))
         ins = [v["xw"], v["rbt"], v.get("rb"), v["rmask"], v["h0"], v.get("c0"),
-               constant(STEP_MASK) if steps else None]
+               constant(STEP_MASKS[steps]) if steps else None]
         outs = apply("RecurrentScan", ins, **attrs)
         return list(outs) if outputs is None else [outs[i] for i in outputs]
 
     tag = "-".join(["RecurrentScan", cell, acts] + ([f"lbr{lbr}"] if lbr is not None else [])
-                   + (["steps"] if steps else []) + ([] if bias else ["nobias"])
+                   + ([steps] if steps else []) + ([] if bias else ["nobias"])
                    + ([f"outs{''.join(map(str, outputs))}"] if outputs is not None else []))
     return Case("RecurrentScan", tag, inputs, build, rtol=1e-5, atol=1e-7)
 
@@ -159,10 +161,10 @@ def recurrent_scan_case(cell, acts="default", lbr=None, steps=False, bias=True, 
 SCAN_CASES = []
 for cell in ("LSTM", "GRU", "RNN"):
     variants = [None] if cell != "GRU" else [1, 0]
-    for lbr, steps in itertools.product(variants, (False, True)):
+    for lbr, steps in itertools.product(variants, (None, "steps", "pattern")):
         SCAN_CASES.append(recurrent_scan_case(cell, lbr=lbr, steps=steps))
     for acts in ACTIVATIONS[cell]:
         if acts != "default":
-            SCAN_CASES.append(recurrent_scan_case(cell, acts, lbr=variants[-1], steps=True))
+            SCAN_CASES.append(recurrent_scan_case(cell, acts, lbr=variants[-1], steps="pattern"))
     SCAN_CASES.append(recurrent_scan_case(cell, lbr=variants[0], bias=False, outputs=[1]))
 CASES += SCAN_CASES
