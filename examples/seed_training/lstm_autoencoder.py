@@ -12,11 +12,13 @@ The seed's code is kept verbatim, only the import lines changed (``keras`` -> ``
   without importing it: imported.
 * Data: the seed reads Reuters-21578 sentences from ``sent_filename`` and GloVe vectors from
   ``DATA_DIR``; neither ships with the project. ``generate_sentences`` makes sentences from a small
-  English grammar (determiner, adjectives, noun, verb, object, optional prepositional phrase:
-  "the old dog bites a red ball in the garden .") and ``glove_like_embeddings`` gives each word a
-  50-wide vector as ``load_glove_vectors`` would (its Python 2 ``has_key`` does not run on Python 3):
-  words of one part of speech share a random centre (GloVe vectors of a part of speech are close),
-  plus a smaller word-specific part; ``PAD`` is zeros and ``UNK`` uniform(-1, 1) as in the seed. The
+  English grammar: 2 to 4 clauses (determiner, optional adjective, noun, verb, object, optional
+  prepositional phrase) joined by "and", 12 to 40 words, about 24 on average (the seed's Reuters
+  sentences have 22), e.g. "the old dog bites a red ball in the garden and a cat sees the man .", and
+  ``glove_like_embeddings`` gives each word a 50-wide vector as ``load_glove_vectors`` would (its
+  Python 2 ``has_key`` does not run on Python 3): a direction shared by all words (GloVe vectors have
+  one), a centre per part of speech (their vectors are close) and a smaller word-specific part;
+  ``PAD`` is zeros and ``UNK`` uniform(-1, 1) as in the seed. The
   seed's step from parsed sentences to ``sent_wids`` is not shown; it is written here with
   ``sequence.pad_sequences`` (imported by the seed for it). The seed's own statistics code (``describe``-
   like printout, ``word_freqs``, ``word2id``, ``lookup_word2id``, the generator, ``train_test_split``)
@@ -32,8 +34,9 @@ The seed's code is kept verbatim, only the import lines changed (``keras`` -> ``
 
 With ``optimizer="sgd"`` (learning rate 0.01), as the seed compiles it, the MSE falls slowly: the seed's
 own run goes from 0.14 to 0.1 in 10 epochs over 92,000 sentences. On the generated corpus here it falls
-steadily but by a few percent in CI's budget; tests/seeds/test_seed_training.py also recompiles the
-trained autoencoder with RMSprop to show the loss halving.
+steadily but by a few percent in CI's budget (300 sentences, 10 epochs of 3 batches);
+tests/seeds/test_seed_training.py also recompiles the trained autoencoder with RMSprop, under which the
+loss falls by about a third in 8 more epochs.
 
     python examples/seed_training/lstm_autoencoder.py
 """
