@@ -178,34 +178,49 @@ class Model(Layer):
     def build(self, input_shape):
         self.built = True
 
-    def call(self, inputs, training=None):
-        """Trace the recorded calls on new tensors (the model used as a layer)."""
+    def call(self, inputs, training=None, mask=None):
+        """Trace the recorded calls on new tensors (the model used as a layer). ``mask``: the masks
+        of the inputs (Keras fills it in); they enter the model's calls by Keras's rules."""
         values = _as_list(inputs) if not isinstance(inputs, dict) else [inputs[n] for n in self.input_names]
         if len(values) != len(self._inputs):
             raise ValueError(f"model '{self.name}' expects {len(self._inputs)} input(s), got {len(values)}")
         env = {id(t): v for t, v in zip(self._inputs, values)}
+        masks = self._entering_masks(mask)  # functional tensor id -> its mask, when masks enter
         for node in self._nodes:
             layer = node.layer
             ins = [env[id(t)] for t in node.all_input_tensors]
             index = node.index
             scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
-            outs = layer._trace_node(node, ins, scope_name)
+            if masks:
+                outs = layer._trace_node_with_masks(node, ins, scope_name, masks)
+            else:
+                outs = layer._trace_node(node, ins, scope_name)
             for t, v in zip(node.output_tensors, outs):
                 env[id(t)] = v
         leaves, template = flatten(self._output_struct, lambda o: isinstance(o, KerasTensor))
         from .ops.trace import current
-        current().model_masks = {id(self): [None if t._keras_mask is None else env.get(id(t._keras_mask))
-                                             for t in leaves]}  # read by compute_mask, right after
+        if masks:
+            out_masks = [masks.get(id(t)) for t in leaves]
+        else:
+            out_masks = [None if t._keras_mask is None else env.get(id(t._keras_mask)) for t in leaves]
+        current().model_masks = {id(self): out_masks}  # read by compute_mask, right after
         return rebuild(template, [env[id(t)] for t in leaves])
 
-    # a model used as a layer gives its outputs the masks its own layers made (masks of the tensors
-    # it is called on do not enter it: its calls were recorded without them)
+    def _entering_masks(self, mask) -> dict:
+        """{id(input tensor): mask} for the inputs given a mask (empty when none is)."""
+        if mask is None:
+            return {}
+        per_input = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if len(per_input) != len(self._inputs):
+            return {}
+        return {id(t): m for t, m in zip(self._inputs, per_input) if m is not None}
+
+    # a model used as a layer: the masks of the tensors it is called on enter its calls, and its
+    # outputs get the masks its layers give them
     @property
     def supports_masking(self) -> bool:
         value = self.__dict__.get("_supports_masking")
-        if value is not None:
-            return value
-        return any(getattr(t, "_keras_mask", None) is not None for t in getattr(self, "_outputs", ()))
+        return True if value is None else value
 
     @supports_masking.setter
     def supports_masking(self, value) -> None:

@@ -593,3 +593,25 @@ def test_global_average_pooling_1d_averages_unmasked_steps():
     table = emb.get_weights()[0]
     expected = [table[np.array(s)].mean(0) for s in SEQUENCES]
     np.testing.assert_allclose(model.predict(ids, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_masks_enter_a_model_used_as_a_layer():
+    """Keras 3 passes the masks of the tensors a model is called on into its layers."""
+    inner_in = irgraph.Input((None, D))
+    rnn = L.LSTM(H, return_sequences=True)
+    inner = Model(inner_in, L.Dense(2)(rnn(inner_in)))
+    ids_in = irgraph.Input((None,), dtype="int32")
+    out = inner(L.Embedding(V, D, mask_zero=True)(ids_in))
+    assert out._keras_mask is not None  # Dense passes the LSTM's sequence mask on
+    model = Model(ids_in, L.SimpleRNN(H)(out))
+    ids = padded("pre")
+    got = model.predict(ids, verbose=0)
+    for i, s in enumerate(SEQUENCES):
+        np.testing.assert_allclose(got[i], alone(model, s)[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run_bare(model, ids)[0], got, rtol=1e-5, atol=1e-6)
+    seq_model = irgraph.Sequential([L.GRU(H)])
+    seq_out = seq_model(L.Embedding(V, D, mask_zero=True)(ids_in))
+    model2 = Model(ids_in, seq_out)
+    got2 = model2.predict(ids, verbose=0)
+    for i, s in enumerate(SEQUENCES):
+        np.testing.assert_allclose(got2[i], alone(model2, s)[0], rtol=1e-5, atol=1e-6)

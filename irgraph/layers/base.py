@@ -510,6 +510,38 @@ class Layer:
                                "when it was called")
         return leaves + recorded
 
+    def _trace_node_with_masks(self, node: Node, values: list, scope_name: str, masks: dict):
+        """`_trace_node` for a call inside a model called on masked tensors: those masks were not
+        there when the call was recorded, so Keras's rules are applied here to the traced values.
+        ``masks`` maps the id of each functional tensor of the model to its mask; this call adds
+        its outputs'. Returns the flat outputs and the masks the call recorded, as `_trace_node`."""
+        n_user = len(node.input_tensors)
+        inputs, args, kwargs = rebuild(node.template, values[:n_user])
+        plan = node.masking
+        first = rebuild(node.template, node.input_tensors)[0]
+        previous = _map_masks(first, lambda t: masks.get(id(t)))
+        if plan.explicit:
+            previous = kwargs["mask"]
+        elif not flatten(previous, lambda o: isinstance(o, Value))[0]:
+            previous = None
+        elif _call_accepts(self, "mask"):
+            kwargs = dict(kwargs, mask=previous)
+        out = self._traced_call(inputs, args, kwargs, scope_name=scope_name)
+        flat_out = flatten(out, lambda o: isinstance(o, Value))[0]
+        computed = [None] * len(flat_out)
+        if self.supports_masking:
+            reads = values[n_user:]
+            current().mask_sources = dict(zip(map(id, plan.sources), reads[len(reads) - len(plan.sources):]))
+            with scope(scope_name):
+                computed = _flat_masks(self, self.compute_mask(inputs, previous), flat_out)
+        masks.update((id(t), m) for t, m in zip(node.output_tensors, computed) if m is not None)
+        recorded = [computed[i] for i, slot in enumerate(plan.output_masks or ()) if slot is not None]
+        if None in recorded:
+            raise RuntimeError(f"layer '{self.name}' gave no mask for an output that had one when it was "
+                               "called; inside a model called on masked tensors its compute_mask must "
+                               "give one again")
+        return flat_out + recorded
+
     def _eager_call(self, inputs, args, kwargs):
         """``layer(numpy_array)``: build a one-layer model around the call and run it."""
         from ..models import Model
@@ -653,13 +685,14 @@ class MaskPlan:
         return cls(masks + sources, template if masks else None, explicit, auto, compute, None, sources)
 
 
-def _map_masks(inputs):
-    """The structure of ``inputs`` with each tensor replaced by its mask (None when it has none)."""
+def _map_masks(inputs, mask_of=lambda t: t._keras_mask):
+    """The structure of ``inputs`` with each functional tensor replaced by its mask (None when it
+    has none)."""
     if isinstance(inputs, (list, tuple)):
-        return [_map_masks(x) for x in inputs]
+        return [_map_masks(x, mask_of) for x in inputs]
     if isinstance(inputs, dict):
-        return {k: _map_masks(v) for k, v in inputs.items()}
-    return getattr(inputs, "_keras_mask", None) if isinstance(inputs, KerasTensor) else None
+        return {k: _map_masks(v, mask_of) for k, v in inputs.items()}
+    return mask_of(inputs) if isinstance(inputs, KerasTensor) else None
 
 
 def _call_accepts(layer, name: str) -> bool:
