@@ -14,7 +14,7 @@ import numpy as np
 
 from ..ops import grad_utils as gu
 from ..ops.trace import apply
-from .math import (_v, concatenate, expand_dims, getitem, permute_dimensions, reshape, split,
+from .math import (_v, cast, concatenate, expand_dims, getitem, permute_dimensions, reshape, split,
                    symbolic, transpose)
 
 __all__ = ["RNN_ACTIVATIONS", "gru", "lstm", "recurrent_dropout_mask", "reverse_time", "rnn_activation",
@@ -99,10 +99,13 @@ def _state_input(state, dirs: int):
 
 
 def _recurrent(op, x, weights, order, activations, direction, initial_state, n_states, dropout_masks=None,
-               **attrs):
+               mask=None, **attrs):
     if dropout_masks is not None:
         return _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state,
-                                       n_states, dropout_masks, **attrs)
+                                       n_states, dropout_masks, mask, **attrs)
+    if mask is not None:
+        raise ValueError(f"{op}: a (batch, time) mask goes with dropout masks here; masked sequences "
+                         "without recurrent dropout run the native op with sequence_lens (layers/masked_rnn)")
     x = _v(x)
     if x.ndim != 3:
         raise ValueError(f"{op} expects a 3D input (batch, timesteps, features), got shape {x.shape}")
@@ -155,12 +158,16 @@ def _block_diagonal_rt(r, gates: int, units: int):
 
 
 def _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state, n_states,
-                            masks, **attrs):
+                            masks, mask=None, **attrs):
     """One direction with Keras dropout masks ``(input masks, state masks)``: each None, one mask,
     or one per gate (Keras gate order). Without state masks the input mask multiplies x and the
     native op runs; with them the recurrence is a `RecurrentScan` (the native ops cannot mask the
-    state). Returns what `_recurrent` returns."""
+    state), which also takes a Keras (batch, time) ``mask``: masked steps keep the state, and their
+    output is the state held. Returns what `_recurrent` returns."""
     input_masks, state_masks = masks
+    if mask is not None and state_masks is None:
+        raise ValueError(f"{op}: a mask goes with state dropout masks here; without them masked "
+                         "sequences run the native op with sequence_lens (layers/masked_rnn)")
     if direction not in ("forward", "reverse"):
         raise ValueError(f"{op} with dropout masks runs one direction at a time, got {direction!r}")
     x = _v(x)
@@ -195,8 +202,13 @@ def _recurrent_with_dropout(op, x, weights, order, activations, direction, initi
     zeros = apply("Expand", [gu.scalar(0, x.dtype), target], out_shape=(x.sym_shape[0], units))
     states = [zeros if s is None else _v(s) for s in (list(initial_state or []) + [None] * n_states)[:n_states]]
     act = _activation_attrs(activations, 1)
+    step_mask = None
+    if mask is not None:
+        step_mask = expand_dims(transpose(cast(_v(mask), "bool")), -1)  # (time, batch, 1)
+        if reverse:
+            step_mask = apply("ReverseTime", [step_mask])
     outs = apply("RecurrentScan", [xw, _block_diagonal_rt(r, gates, units), rb, rmask, states[0],
-                                   states[1] if n_states == 2 else None, None],
+                                   states[1] if n_states == 2 else None, step_mask],
                  cell=op, hidden_size=units, **act, **attrs)
     y = outs[0]
     if reverse:
@@ -208,28 +220,30 @@ def _recurrent_with_dropout(op, x, weights, order, activations, direction, initi
 # ------------------------------------------------------------------------------ layers' functions
 @symbolic
 def lstm(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
-         initial_state=None, dropout_masks=None):
+         initial_state=None, dropout_masks=None, mask=None):
     """ONNX LSTM from Keras weights: per direction (kernel (in, 4H), recurrent_kernel (H, 4H),
     bias (4H,) or None), gates i, f, c, o. ``initial_state``: [h, c]. Returns (y, h, c).
-    ``dropout_masks``: (input masks, state masks) of one direction, see `_recurrent_with_dropout`."""
+    ``dropout_masks``: (input masks, state masks) of one direction, and with state masks a Keras
+    ``mask``, see `_recurrent_with_dropout`."""
     return _recurrent("LSTM", x, weights, _LSTM_ORDER, (recurrent_activation, activation, activation),
-                      direction, initial_state, 2, dropout_masks)
+                      direction, initial_state, 2, dropout_masks, mask)
 
 
 @symbolic
 def gru(x, weights, activation="tanh", recurrent_activation="sigmoid", direction="forward",
-        initial_state=None, reset_after=True, dropout_masks=None):
+        initial_state=None, reset_after=True, dropout_masks=None, mask=None):
     """ONNX GRU from Keras weights: per direction (kernel (in, 3H), recurrent_kernel (H, 3H), bias
     (2, 3H) with ``reset_after`` or (3H,) without, or None), gates z, r, h. Returns (y, h)."""
     return _recurrent("GRU", x, weights, None, (recurrent_activation, activation), direction,
-                      initial_state, 1, dropout_masks, linear_before_reset=int(bool(reset_after)))
+                      initial_state, 1, dropout_masks, mask, linear_before_reset=int(bool(reset_after)))
 
 
 @symbolic
-def simple_rnn(x, weights, activation="tanh", direction="forward", initial_state=None, dropout_masks=None):
+def simple_rnn(x, weights, activation="tanh", direction="forward", initial_state=None, dropout_masks=None,
+               mask=None):
     """ONNX RNN from Keras weights: per direction (kernel (in, H), recurrent_kernel (H, H), bias (H,)
     or None). Returns (y, h)."""
-    return _recurrent("RNN", x, weights, None, (activation,), direction, initial_state, 1, dropout_masks)
+    return _recurrent("RNN", x, weights, None, (activation,), direction, initial_state, 1, dropout_masks, mask)
 
 
 @symbolic

@@ -163,7 +163,7 @@ class _RNN(Layer):
                                  f"shape {s.shape}")
 
     # ----------------------------------------------------------------------------- call
-    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None, mask=None):
         """The backend recurrence; returns (y (batch, time, dirs, H), *states (dirs, batch, H))."""
         raise NotImplementedError
 
@@ -190,7 +190,8 @@ class _RNN(Layer):
     def _run_with_dropout(self, x, layers, direction, initial_state, mask):
         """`_run` in training with dropout: each direction runs alone with its own layer's masks
         (Keras draws them per layer). Input dropout alone keeps the native op (and masking);
-        recurrent dropout runs the backend's Scan form of the recurrence."""
+        recurrent dropout runs the backend's Scan form of the recurrence, which takes the Keras mask
+        as it is (masked steps keep the state and output the state held)."""
         directions = ("forward", "reverse") if direction == "bidirectional" else (direction,)
         results = []
         for d, (layer, one_direction) in enumerate(zip(layers, directions)):
@@ -200,14 +201,19 @@ class _RNN(Layer):
                 x_dropped = x if input_masks is None else x * K.expand_dims(input_masks, 1)
                 results += self._run(x_dropped, [layer], one_direction, states, mask)
                 continue
-            if mask is not None:
-                raise NotImplementedError(
-                    f"{layer._what()}: recurrent_dropout in training together with a mask (mask_zero, "
-                    "Masking) is not supported yet; set recurrent_dropout=0 or feed unpadded sequences")
+            keep = None if mask is None else K.cast(_first_mask(mask), "bool")
             y, *finals = layer._op(x, [layer._weight_set()], one_direction, states,
-                                   dropout_masks=(input_masks, state_masks))
+                                   dropout_masks=(input_masks, state_masks), mask=keep)
             finals = [_pick(s, 0, 0, 1) for s in finals]
-            results.append((_pick(y, 2, 0, 1) if self.return_sequences else finals[0], finals))
+            out = _pick(y, 2, 0, 1) if self.return_sequences else finals[0]
+            if keep is not None and layer.zero_output_for_mask:  # else: the state held, as Keras
+                if self.return_sequences:
+                    keep = K.expand_dims(keep, -1)
+                else:  # the last processed step's output
+                    last = slice(0, 1) if one_direction == "reverse" else slice(-1, None)
+                    keep = K.getitem(keep, (slice(None), last))
+                out = out * K.cast(keep, out.dtype)
+            results.append((out, finals))
         return results
 
     def _run(self, x, layers, direction, initial_state=None, mask=None, training=None):
@@ -294,9 +300,10 @@ class SimpleRNN(_RNN):
         kwargs.pop("inner_activation", None)
         super().__init__(units, activation=activation, **kwargs)
 
-    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None, mask=None):
         return K.simple_rnn(x, weights, activation=activations.serialize(self.activation),
-                            direction=direction, initial_state=initial_state, dropout_masks=dropout_masks)
+                            direction=direction, initial_state=initial_state, dropout_masks=dropout_masks,
+                            mask=mask)
 
 
 class GRU(_RNN):
@@ -312,11 +319,11 @@ class GRU(_RNN):
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None, mask=None):
         return K.gru(x, weights, activation=activations.serialize(self.activation),
                      recurrent_activation=activations.serialize(self.recurrent_activation),
                      direction=direction, initial_state=initial_state, reset_after=self.reset_after,
-                     dropout_masks=dropout_masks)
+                     dropout_masks=dropout_masks, mask=mask)
 
     def _settings(self):
         return {**super()._settings(), "reset_after": self.reset_after}
@@ -342,10 +349,11 @@ class LSTM(_RNN):
             return np.concatenate([init((h,), dtype), np.ones((h,), dtype), init((2 * h,), dtype)])
         return bias_with_unit_forget_gate
 
-    def _op(self, x, weights, direction, initial_state, dropout_masks=None):
+    def _op(self, x, weights, direction, initial_state, dropout_masks=None, mask=None):
         return K.lstm(x, weights, activation=activations.serialize(self.activation),
                       recurrent_activation=activations.serialize(self.recurrent_activation),
-                      direction=direction, initial_state=initial_state, dropout_masks=dropout_masks)
+                      direction=direction, initial_state=initial_state, dropout_masks=dropout_masks,
+                      mask=mask)
 
     def _settings(self):
         return {**super()._settings(), "unit_forget_bias": self.unit_forget_bias}

@@ -254,3 +254,41 @@ def test_seeded_masks_repeat_across_models():
     c, _ = first_loss(12, weights)
     assert a == pytest.approx(b, rel=1e-6)
     assert abs(a - c) > 1e-5
+
+
+def _masked_model(layer_fn, bidirectional, merge_mode="concat"):
+    inp = irgraph.Input((T,), dtype="int32")
+    emb = layers.Embedding(6, IN, mask_zero=True)(inp)
+    rnn = layer_fn()
+    out = layers.Bidirectional(rnn, merge_mode=merge_mode)(emb) if bidirectional else rnn(emb)
+    return irgraph.Model(inp, out)
+
+
+MASKED = [(layers.LSTM, {}), (layers.GRU, {}), (layers.GRU, {"reset_after": False}), (layers.SimpleRNN, {})]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("return_sequences,go_backwards", [(False, False), (True, False), (True, True),
+                                                           (False, True)])
+@pytest.mark.parametrize("layer_cls,extra", MASKED, ids=["LSTM", "GRU", "GRU-reset_before", "SimpleRNN"])
+def test_recurrent_dropout_with_masks_follows_keras_masking(monkeypatch, layer_cls, extra, return_sequences,
+                                                             go_backwards, bidirectional):
+    """The Scan form with the Keras mask (recurrent dropout in training) against the native op over
+    compacted sequences (inference): with masks of ones both give the same loss, padding at the
+    start and at the end of the sequences."""
+    real = K.recurrent_dropout_mask
+    monkeypatch.setattr(K, "recurrent_dropout_mask", lambda x, width, rate, seed=None: real(x, width, 0.0, seed))
+
+    def make(rate):
+        return lambda: layer_cls(H, return_sequences=return_sequences, go_backwards=go_backwards,
+                                 recurrent_dropout=rate, dropout=rate, **extra)
+    dropping, plain = _masked_model(make(0.5), bidirectional), _masked_model(make(0.0), bidirectional)
+    plain.set_weights(dropping.get_weights())
+    ids = np.array([[0, 0, 3, 1, 2], [4, 2, 5, 0, 0], [1, 0, 2, 0, 3], [0, 0, 0, 0, 0]], np.int32)
+    width = H * (2 if bidirectional else 1)
+    y = np.random.default_rng(1).standard_normal((4, T, width) if return_sequences else (4, width))
+    y = y.astype(np.float32)
+    for model in (dropping, plain):
+        model.compile("sgd", "mse")
+    expected = float(plain.test_on_batch(ids, y))
+    assert float(dropping.train_on_batch(ids, y)) == pytest.approx(expected, rel=1e-5)
