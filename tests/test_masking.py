@@ -615,3 +615,19 @@ def test_masks_enter_a_model_used_as_a_layer():
     got2 = model2.predict(ids, verbose=0)
     for i, s in enumerate(SEQUENCES):
         np.testing.assert_allclose(got2[i], alone(model2, s)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_normalization_training_moments_skip_masked_steps():
+    ids_in = irgraph.Input((None,), dtype="int32")
+    emb = L.Embedding(V, D, mask_zero=True)
+    bn = L.BatchNormalization(momentum=0.5)
+    x = bn(emb(ids_in))
+    assert x._keras_mask is not None
+    model = Model(ids_in, L.Dense(1)(L.LSTM(H)(x)))
+    model.compile("sgd", "mse")
+    ids = padded("pre")
+    vectors = emb.get_weights()[0][ids[ids != 0]]  # the unmasked steps' embeddings (before the step)
+    model.train_on_batch(ids, np.zeros((3, 1), np.float32))
+    moving_mean, moving_var = bn.get_weights()[2:]
+    np.testing.assert_allclose(moving_mean, 0.5 * vectors.mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(moving_var, 0.5 + 0.5 * vectors.var(0), rtol=1e-4, atol=1e-6)

@@ -37,6 +37,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer, where)
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        self.supports_masking = True  # Keras 3: the mask passes, and training moments skip masked entries
 
     def build(self, input_shape):
         rank = len(input_shape)
@@ -58,10 +59,14 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=rank, axes={a: d for a, d in zip(self._axes, dims)})
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         rank = len(inputs.shape)
+        if mask is not None and mask.ndim != rank - 1:
+            raise ValueError(f"layer '{self.name}' (BatchNormalization): the mask must have one dimension "
+                             f"less than the inputs; got mask shape {mask.shape} for inputs of shape "
+                             f"{inputs.shape}")
         if training and self.trainable:
-            return self._train_call(inputs)
+            return self._train_call(inputs, mask)
         inv = 1.0 / K.sqrt(_broadcast_param(self.moving_variance, rank, self._axes) + self.epsilon)
         if self.scale:
             inv = inv * _broadcast_param(self.gamma, rank, self._axes)
@@ -70,15 +75,19 @@ class BatchNormalization(Layer):
             y = y + _broadcast_param(self.beta, rank, self._axes)
         return y
 
-    def _train_call(self, inputs):
+    def _train_call(self, inputs, mask=None):
         """Normalize with the batch's statistics and record the moving-average updates (Keras:
         moving = moving * momentum + batch_stat * (1 - momentum), biased batch variance)."""
         from ..ops.trace import current
         rank = len(inputs.shape)
         reduce_axes = tuple(a for a in range(rank) if a not in self._axes)
-        mean = K.mean(inputs, axis=reduce_axes, keepdims=True)
-        centered = inputs - mean
-        var = K.mean(K.square(centered), axis=reduce_axes, keepdims=True)
+        if mask is None:
+            mean = K.mean(inputs, axis=reduce_axes, keepdims=True)
+            centered = inputs - mean
+            var = K.mean(K.square(centered), axis=reduce_axes, keepdims=True)
+        else:
+            mean, var = self._masked_moments(inputs, mask, reduce_axes)
+            centered = inputs - mean
         y = centered / K.sqrt(var + self.epsilon)
         if self.scale:
             y = y * _broadcast_param(self.gamma, rank, self._axes)
@@ -91,6 +100,16 @@ class BatchNormalization(Layer):
         current().updates.append((self.moving_mean, self.moving_mean * m + batch_mean * (1.0 - m)))
         current().updates.append((self.moving_variance, self.moving_variance * m + batch_var * (1.0 - m)))
         return y
+
+    @staticmethod
+    def _masked_moments(inputs, mask, reduce_axes):
+        """Keras 3's moments over the unmasked entries only (``mask``: one dimension less than the
+        inputs); the sums are divided by ``count + K.epsilon()`` as Keras does."""
+        keep = K.cast(K.expand_dims(mask, -1), inputs.dtype)
+        count = K.sum(keep * K.ones_like(inputs), axis=reduce_axes, keepdims=True) + K.epsilon()
+        mean = K.sum(inputs * keep, axis=reduce_axes, keepdims=True) / count
+        var = K.sum(K.square((inputs - mean) * keep), axis=reduce_axes, keepdims=True) / count
+        return mean, var
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
