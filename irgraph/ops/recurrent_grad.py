@@ -111,13 +111,13 @@ class _ScanOp(Op):
     """Shared shape rule: ``seq_inputs`` are [T, B, k] (None allowed where optional), the outputs are
     the per-step ``seq_outputs`` [T, B, width] and the final carries [B, H]."""
 
+    seq_inputs: tuple = ()
+    optional: tuple = ("dY", "mask", "S", "rmask")
+
     def vjp(self, attrs, ins, outs, grads):
         raise NotImplementedError(f"primitive {self.name} has no gradient rule: it is part of the gradient "
                                   "of a recurrent layer, and second derivatives of recurrent layers "
                                   "(a gradient of a gradient through LSTM, GRU or SimpleRNN) are not supported")
-
-    seq_inputs: tuple = ()
-    optional: tuple = ("dY", "mask", "S", "rmask")
 
     def _named(self, ins):
         names = self.input_names
