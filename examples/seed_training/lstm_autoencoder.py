@@ -36,7 +36,7 @@ With ``optimizer="sgd"`` (learning rate 0.01), as the seed compiles it, the MSE 
 own run goes from 0.14 to 0.1 in 10 epochs over 92,000 sentences. On the generated corpus here it falls
 steadily but by a few percent in CI's budget (300 sentences, 10 epochs of 3 batches);
 tests/seeds/test_seed_training.py also recompiles the trained autoencoder with RMSprop, under which the
-loss falls by about a third in 8 more epochs.
+loss falls by about a quarter in 5 more epochs.
 
     python examples/seed_training/lstm_autoencoder.py
 """
