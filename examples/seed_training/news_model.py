@@ -1,6 +1,7 @@
 """The two-input, two-output news model of the Keras functional-API guide, trained.
 
-Seeds 001 and 003 (the Keras 2 guide, "多输入多输出模型"; the two listings are identical) and seed 000
+Seeds 001 and 003 (the Keras 2 guide, "多输入多输出模型"; the two listings' code is identical, 001's
+comments are in Chinese, 003's, used here, in English) and seed 000
 (the Keras 1 guide, "多输入和多输出模型": ``merge(mode='concat')``, ``Model(input=, output=)``,
 ``nb_epoch=50``). The headline (100 word ids between 1 and 10000) goes through
 ``Embedding(10000 -> 512)`` and ``LSTM(32)``; an auxiliary output reads the LSTM alone; the main output
