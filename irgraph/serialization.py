@@ -250,6 +250,8 @@ def layer_config(layer) -> dict:
     elif isinstance(layer, Lambda):
         cfg["function"] = getattr(layer.function, "__name__", None) or type(layer.function).__name__
         cfg["arguments"] = encode_value(layer.arguments, f"{where}: arguments")
+        if layer.mask is not None:
+            cfg["mask"] = _lambda_mask_spec(layer.mask, where)
     return _plain(cfg, f"config of {where}")
 
 
@@ -511,6 +513,7 @@ def _deserialize_layer(spec: dict, custom_objects=None):
         if issubclass(cls, Lambda):
             cfg["function"] = _lambda_function(cfg.get("function"), name, custom_objects)
             cfg["arguments"] = decode_value(cfg.get("arguments") or {})
+            cfg["mask"] = _lambda_mask(cfg.get("mask"), name, custom_objects)
             return cls(**cfg)
         return cls.from_config(_with_custom_functions(cfg, custom_objects))
     except (TypeError, KeyError, IndexError, AttributeError) as err:
@@ -565,6 +568,35 @@ def _renamed(spec, prefix):
     cfg["name"] = name[len(prefix):] if name.startswith(prefix) and len(name) > len(prefix) else None
     spec["config"] = cfg
     return spec
+
+
+def _lambda_mask_spec(mask, where) -> dict:
+    """A Lambda's ``mask`` as data: its function's name (given back by custom_objects on loading),
+    or the mask's values."""
+    from .tensor import KerasTensor
+    if isinstance(mask, KerasTensor):
+        raise ValueError(f"{where}: its mask is another layer's tensor, which a saved config cannot hold; "
+                         "compute it in a mask function instead: Lambda(..., mask=lambda inputs, mask: ...)")
+    if callable(mask):
+        return {"function": getattr(mask, "__name__", None) or type(mask).__name__}
+    return {"value": np.asarray(mask).tolist()}
+
+
+def _lambda_mask(spec, layer_name, custom_objects):
+    """The ``mask`` of a Lambda from its saved form (see `_lambda_mask_spec`)."""
+    if spec is None:
+        return None
+    if isinstance(spec, dict) and isinstance(spec.get("function"), str):
+        fn = (custom_objects or {}).get(spec["function"])
+        if not callable(fn):
+            raise ValueError(f"Lambda layer '{layer_name}' computes its mask with the function "
+                             f"{spec['function']!r}, which is not in custom_objects: pass it when loading: "
+                             f"custom_objects={{{spec['function']!r}: {_py(spec['function'])}}}")
+        return fn
+    if isinstance(spec, dict) and isinstance(spec.get("value"), list):
+        return np.asarray(spec["value"], dtype=bool)
+    raise ValueError(f"Lambda layer '{layer_name}': its saved mask {spec!r:.80} is neither a function name "
+                     "nor a list of booleans")
 
 
 def _lambda_function(fn_name, layer_name, custom_objects):

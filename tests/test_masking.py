@@ -631,3 +631,28 @@ def test_batch_normalization_training_moments_skip_masked_steps():
     moving_mean, moving_var = bn.get_weights()[2:]
     np.testing.assert_allclose(moving_mean, 0.5 * vectors.mean(0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(moving_var, 0.5 + 0.5 * vectors.var(0), rtol=1e-4, atol=1e-6)
+
+
+def _positive_steps(inputs, mask=None):
+    return K.greater(K.sum(inputs, axis=-1), 0.0)
+
+
+def _double(x):
+    return x * 2
+
+
+def test_lambda_mask_is_saved(tmp_path):
+    inp = irgraph.Input((None, D))
+    rnn = L.GRU(H)
+    model = Model(inp, rnn(L.Lambda(_double, mask=_positive_steps)(inp)))
+    path = str(tmp_path / "lambda_mask.onnx")
+    model.save(path)
+    with pytest.raises(ValueError, match="'_positive_steps', which is not in custom_objects"):
+        irgraph.models.load_model(path, custom_objects={"_double": _double})
+    loaded = irgraph.models.load_model(path, custom_objects={"_double": _double, "_positive_steps": _positive_steps})
+    x = np.random.default_rng(14).normal(size=(2, 5, D)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    fixed = Model(inp, L.GRU(H)(L.Lambda(_double, mask=np.array([[True, False, True, True, True]]))(inp)))
+    fixed.save(path)
+    again = irgraph.models.load_model(path, custom_objects={"_double": _double})
+    np.testing.assert_allclose(again.predict(x[:1], verbose=0), fixed.predict(x[:1], verbose=0), rtol=1e-6)
