@@ -44,10 +44,13 @@ class SequenceMask:
     """The positions of one (batch, time) mask: built once, used to compact the input and to put
     each direction's outputs back at their time steps."""
 
-    def __init__(self, mask, what: str):
+    def __init__(self, mask, x, what: str):
         if mask.ndim != 2:
             raise ValueError(f"{what} expects a mask of shape (batch, timesteps), got shape {mask.shape}")
-        self.keep = mask if mask.dtype == "bool" else K.cast(mask, "bool")
+        keep = mask if mask.dtype == "bool" else K.cast(mask, "bool")
+        # broadcast to the sequence's (batch, timesteps): a mask of another length fails here rather
+        # than giving outputs of its length
+        self.keep = apply("Expand", [keep, gu.dims(x, 0, 2)], out_shape=x.sym_shape[:2])
         self.ones = K.cast(self.keep, "int32")
         self.before = K.cumsum(self.ones, axis=1, exclusive=True)      # unmasked steps before t
         self.lengths = K.sum(self.ones, axis=1)                         # (batch,) int32
@@ -141,7 +144,7 @@ _REVERSE = {"forward": (False,), "reverse": (True,), "bidirectional": (False, Tr
 def run_masked(layer, x, layers, direction, initial_state, mask):
     """What ``_RNN._run`` returns (per direction: output, [final states]) for a masked sequence:
     one native op over the compacted steps, outputs restored to their time steps."""
-    seq = SequenceMask(mask, layer._what())
+    seq = SequenceMask(mask, x, layer._what())
     y, *states = native_op_with_lengths(layer, seq.compact(x), [lyr._weight_set() for lyr in layers],
                                         direction, initial_state, seq.lengths)
     n = len(layers)
