@@ -150,11 +150,9 @@ def _gate_blocks(masks, order, gates: int):
     return [_v(masks[i]) for i in (order or range(gates))]
 
 
-def _block_diagonal_rt(r, gates: int, units: int):
-    """[G*H, G*H] block-diagonal of the R_k^T from ONNX's R [G*H, H]."""
-    blocks = np.kron(np.eye(gates), np.ones((units, units))).astype(r.dtype)
-    tiled = r if gates == 1 else concatenate([r] * gates, axis=1)
-    return transpose(tiled * blocks)
+def _stacked_rt(r, gates: int, units: int):
+    """[G, H, H] the R_k^T, from ONNX's R [G*H, H]."""
+    return permute_dimensions(reshape(r, (gates, units, units)), (0, 2, 1))
 
 
 def _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state, n_states,
@@ -207,7 +205,7 @@ def _recurrent_with_dropout(op, x, weights, order, activations, direction, initi
         step_mask = expand_dims(transpose(cast(_v(mask), "bool")), -1)  # (time, batch, 1)
         if reverse:
             step_mask = apply("ReverseTime", [step_mask])
-    outs = apply("RecurrentScan", [xw, _block_diagonal_rt(r, gates, units), rb, rmask, states[0],
+    outs = apply("RecurrentScan", [xw, _stacked_rt(r, gates, units), rb, rmask, states[0],
                                    states[1] if n_states == 2 else None, step_mask],
                  cell=op, hidden_size=units, **act, **attrs)
     y = outs[0]

@@ -3,8 +3,8 @@
 
 Inputs (one direction, forward time order; the caller reverses time for go_backwards):
 ``xw`` [T, B, G*H] the input side of the gate pre-activations (x W^T + Wb, input dropout already
-applied), ``rbt`` [G*H, G*H] the block-diagonal of the R_k^T (gates in ONNX order), ``rb`` [G*H]
-or None the recurrent bias, ``rmask`` [B, G*H] the state masks m_k side by side, ``h0`` [B, H],
+applied), ``rt`` [G, H, H] the R_k^T stacked (gates in ONNX order), ``rb`` [G*H] or None the
+recurrent bias, ``rmask`` [B, G*H] the state masks m_k side by side, ``h0`` [B, H],
 ``c0`` [B, H] (LSTM; None otherwise), ``step_mask`` [T, B, 1] bool or None (Keras masking: steps
 outside it keep the state, and their output is the state held, i.e. the last unmasked step's
 output or h0). Gate k reads ``(h * m_k) R_k^T + Rb_k``;
@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import grad_utils as gu
+from onnx import helper
+
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, register
 from .recurrent_grad import (_Body, _cell_gradients, _Direction, _previous_states, _scan, _sum_steps,
                              direction_activations)
@@ -41,30 +43,33 @@ def _emit_activation(body: _Body, act: tuple, z: str) -> str:
     raise NotImplementedError(f"recurrent activation {name!r} has no Scan form")
 
 
-class _Emit:
-    """Helpers for the nodes outside the Scan (slices of rbt / rmask / rb)."""
+class _Outside:
+    """Nodes before the Scan: the per-gate blocks of rt, the masks and rb that the body reads."""
 
-    def __init__(self, e, hidden: int):
-        self.e, self.hidden = e, hidden
+    def __init__(self, e, hidden: int, gates: int):
+        self.e, self.hidden, self.gates = e, hidden, gates
 
-    def block(self, name: str, g0: int, g1: int, axes: tuple) -> str:
-        lo, hi = g0 * self.hidden, g1 * self.hidden
-        out = self.e.tmp("block")
-        c = lambda v: self.e.const(np.array(v, dtype=np.int64))  # noqa: E731
-        n = len(axes)
-        self.e.node("Slice", [name, c([lo] * n), c([hi] * n), c(list(axes))], [out])
+    def i64(self, values) -> str:
+        return self.e.const(np.array(values, dtype=np.int64))
+
+    def node(self, op: str, *ins: str, **attrs) -> str:
+        out = self.e.tmp(op.lower())
+        self.e.node(op, list(ins), [out], **attrs)
         return out
+
+    def rows(self, name: str, start: int, stop: int) -> str:
+        """``name[start:stop]`` along axis 0."""
+        return self.node("Slice", name, self.i64([start]), self.i64([stop]), self.i64([0]))
+
+    def stacked_masks(self, rmask: str) -> str:
+        """[B, G*H] -> [G, B, H]."""
+        per_gate = self.node("Reshape", rmask, self.i64([0, self.gates, self.hidden]))
+        return self.node("Transpose", per_gate, perm=[1, 0, 2])
 
     def split(self, body: _Body, v: str, n: int) -> list:
         outs = [body.e.tmp("gate") for _ in range(n)]
-        sizes = self.e.const(np.array([self.hidden] * n, dtype=np.int64))
-        body.nodes.append(_node("Split", [v, sizes], outs, axis=-1))
+        body.nodes.append(helper.make_node("Split", [v, self.i64([self.hidden] * n)], outs, axis=-1))
         return outs
-
-
-def _node(op, ins, outs, **attrs):
-    from onnx import helper
-    return helper.make_node(op, ins, outs, **attrs)
 
 
 @register
@@ -73,20 +78,21 @@ class RecurrentScan(Op):
 
     def infer(self, attrs, ins):
         ins = list(ins) + [None] * (7 - len(ins))
-        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        xw, rt, rb, rmask, h0, c0, step_mask = ins
         cell, hidden = attrs["cell"], int(attrs["hidden_size"])
         if cell not in GATES:
             raise ShapeError(f"RecurrentScan cell must be one of {sorted(GATES)}, got {cell!r}")
-        gh = GATES[cell] * hidden
+        gates = GATES[cell]
+        gh = gates * hidden
         if xw.rank != 3 or xw.dtype not in FLOAT_DTYPES or not dims_equal(xw.shape[2], gh):
             raise ShapeError(f"RecurrentScan input xw must be float [time, batch, {gh}], got "
                              f"{fmt_shape(xw.shape)} {xw.dtype}")
         t, b = xw.shape[0], xw.shape[1]
-        expected = {"rbt": (rbt, (gh, gh)), "rb": (rb, (gh,)), "rmask": (rmask, (b, gh)), "h0": (h0, (b, hidden)),
-                    "c0": (c0, (b, hidden)), "step_mask": (step_mask, (t, b, 1))}
+        expected = {"rt": (rt, (gates, hidden, hidden)), "rb": (rb, (gh,)), "rmask": (rmask, (b, gh)),
+                    "h0": (h0, (b, hidden)), "c0": (c0, (b, hidden)), "step_mask": (step_mask, (t, b, 1))}
         for what, (spec, shape) in expected.items():
             if spec is None:
-                if what in ("rbt", "rmask", "h0") or (what == "c0" and cell == "LSTM"):
+                if what in ("rt", "rmask", "h0") or (what == "c0" and cell == "LSTM"):
                     raise ShapeError(f"RecurrentScan ({cell}) needs input {what}")
                 continue
             dtype = "bool" if what == "step_mask" else xw.dtype
@@ -99,46 +105,49 @@ class RecurrentScan(Op):
 
     def emit(self, e, attrs, ins, outs):
         ins = list(ins) + [""] * (7 - len(ins))
-        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        xw, rt, rb, rmask, h0, c0, step_mask = ins
         cell, hidden = attrs["cell"], int(attrs["hidden_size"])
         acts = direction_activations(cell, {**attrs, "direction": "forward"}, 0)
         gates = GATES[cell]
-        ex = _Emit(e, hidden)
+        out = _Outside(e, hidden, gates)
+        masks = out.stacked_masks(rmask)
         body = _Body(e, e.dtype_of(xw))
         h = body.input("h", 2)
         c = body.input("c", 2) if cell == "LSTM" else None
         x_t = body.input("xw", 2)
         m_t = body.input("step", 2, "bool") if step_mask else None
+        zero_axis = out.i64([0])
 
-        def from_state(state, g0, g1, mask_name, rbt_name, rb_name):
-            """(state repeated * masks) @ rbt block (+ rb block)."""
-            rep = state if g1 - g0 == 1 else body("Concat", *[state] * (g1 - g0), axis=-1)
-            out = body("MatMul", body("Mul", rep, mask_name), rbt_name)
-            return body("Add", out, rb_name) if rb_name else out
+        def from_state(state, g0, g1):
+            """Gates g0..g1 from the state: per gate (state * m_k) R_k^T (+ Rb), side by side."""
+            whole = (g0, g1) == (0, gates)
+            gate_masks = masks if whole else out.rows(masks, g0, g1)
+            weights = rt if whole else out.rows(rt, g0, g1)
+            read = body("Mul", body("Unsqueeze", state, zero_axis), gate_masks)       # [g, B, H]
+            per_gate = body("Transpose", body("MatMul", read, weights), perm=[1, 0, 2])
+            result = body("Reshape", per_gate, out.i64([0, (g1 - g0) * hidden]))
+            if not rb:
+                return result
+            return body("Add", result, rb if whole else out.rows(rb, g0 * hidden, g1 * hidden))
 
         if cell == "GRU" and not int(attrs.get("linear_before_reset", 0)):
-            blocks = {k: (ex.block(rbt, g0, g1, (0, 1)), ex.block(rmask, g0, g1, (1,)),
-                          ex.block(rb, g0, g1, (0,)) if rb else "") for k, (g0, g1) in
-                      {"zr": (0, 2), "n": (2, 3)}.items()}
-            hz, hr = ex.split(body, from_state(h, 0, 2, blocks["zr"][1], blocks["zr"][0], blocks["zr"][2]), 2)
-            xz, xr, xn = ex.split(body, x_t, 3)
+            hz, hr = out.split(body, from_state(h, 0, 2), 2)
+            xz, xr, xn = out.split(body, x_t, 3)
             z = _emit_activation(body, acts[0], body("Add", xz, hz))
             r = _emit_activation(body, acts[0], body("Add", xr, hr))
-            rh = body("Mul", r, h)
-            n = _emit_activation(body, acts[1], body("Add", xn, from_state(rh, 2, 3, blocks["n"][1],
-                                                                          blocks["n"][0], blocks["n"][2])))
+            n = _emit_activation(body, acts[1], body("Add", xn, from_state(body("Mul", r, h), 2, 3)))
             new_h, new_c = body("Add", n, body("Mul", z, body("Sub", h, n))), None
         else:
-            pre = from_state(h, 0, gates, rmask, rbt, rb)
+            pre = from_state(h, 0, gates)
             if cell == "LSTM":
-                a_i, a_o, a_f, a_c = ex.split(body, body("Add", x_t, pre), 4)
+                a_i, a_o, a_f, a_c = out.split(body, body("Add", x_t, pre), 4)
                 i, o, f = (_emit_activation(body, acts[0], a) for a in (a_i, a_o, a_f))
                 g = _emit_activation(body, acts[1], a_c)
                 new_c = body("Add", body("Mul", f, c), body("Mul", i, g))
                 new_h = body("Mul", o, _emit_activation(body, acts[2], new_c))
             elif cell == "GRU":
-                hz, hr, hn = ex.split(body, pre, 3)
-                xz, xr, xn = ex.split(body, x_t, 3)
+                hz, hr, hn = out.split(body, pre, 3)
+                xz, xr, xn = out.split(body, x_t, 3)
                 z = _emit_activation(body, acts[0], body("Add", xz, hz))
                 r = _emit_activation(body, acts[0], body("Add", xr, hr))
                 n = _emit_activation(body, acts[1], body("Add", xn, body("Mul", r, hn)))
@@ -163,9 +172,9 @@ class RecurrentScan(Op):
             return [None] * 7
         d = _MaskedDirection(attrs, ins, outs, grads)
         dx_side, blocks, dq_bias, dh0, dc0 = _cell_gradients(attrs["cell"], attrs, d)
-        xw, rbt, rb, rmask, h0, c0, _step = ins
+        xw, rt, rb, rmask, h0, c0, _step = ins
         return [dx_side if gu.needs_grad(xw) else None,
-                d.r_gradient(blocks) if gu.needs_grad(rbt) else None,
+                d.r_gradient(blocks) if gu.needs_grad(rt) else None,
                 _sum_steps(dq_bias) if gu.needs_grad(rb) else None,
                 None,  # the dropout masks are random draws: no gradient
                 dh0 if gu.needs_grad(h0) else None,
@@ -175,10 +184,10 @@ class RecurrentScan(Op):
 
 class _MaskedDirection(_Direction):
     def __init__(self, attrs, ins, outs, grads):
-        xw, rbt, rb, rmask, h0, c0, step_mask = ins
+        xw, rt, rb, rmask, h0, c0, step_mask = ins
         self.acts = direction_activations(attrs["cell"], {**attrs, "direction": "forward"}, 0)
         self.hidden = int(attrs["hidden_size"])
-        self.x_side, self.rbt, self.rb, self.rmask = xw, rbt, rb, rmask
+        self.x_side, self.rt, self.rb, self.rmask = xw, rt, rb, rmask
         self.r = None
         zeros = gu.zeros_like(outs[1])
         self.h0, self.c0 = h0, (zeros if c0 is None else c0)

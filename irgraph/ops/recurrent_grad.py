@@ -26,7 +26,7 @@ from onnx import helper
 
 from . import grad_utils as gu
 from .base import FLOAT_DTYPES, Op, ShapeError, Spec, dims_equal, fmt_shape, merge_dim, register
-from .trace import apply, constant
+from .trace import apply
 
 # ------------------------------------------------------------------------------ ReverseTime
 @register
@@ -112,7 +112,7 @@ class _ScanOp(Op):
     the per-step ``seq_outputs`` [T, B, width] and the final carries [B, H]."""
 
     seq_inputs: tuple = ()
-    optional: tuple = ("dY", "mask", "S", "rmask")
+    optional: tuple = ("dY", "mask", "rmask")
 
     def vjp(self, attrs, ins, outs, grads):
         raise NotImplementedError(f"primitive {self.name} has no gradient rule: it is part of the gradient "
@@ -171,15 +171,18 @@ class _BackwardScan(_ScanOp):
     """Reverse scan over the forward-equivalent time order carrying the state gradients.
 
     The state enters the gates through ``R`` (``h R^T``, adjoint ``dz R``). With per-gate state
-    masks (recurrent dropout: gate k reads ``(h * m_k) R_k^T``), the optional inputs are ``R`` the
-    block-diagonal [gH, gH] of the R_k, ``rmask`` the masks [B, gH] and ``S`` g stacked identities
-    [gH, H]: the adjoint is ``((dz R) * rmask) S``."""
+    masks (recurrent dropout: gate k reads ``(h * m_k) R_k^T``), ``R`` is the R_k stacked [g, H, H]
+    and ``rmask`` the masks stacked [g, B, H]: the adjoint is ``sum_k (dz_k R_k) * m_k``, one
+    batched MatMul over the gates."""
 
     def adjoint(self, body, named, dz):
-        prod = body("MatMul", dz, named["R"])
-        if named.get("S"):
-            prod = body("MatMul", body("Mul", prod, named["rmask"]), named["S"])
-        return prod
+        if not named.get("rmask"):
+            return body("MatMul", dz, named["R"])
+        gates, _, hidden = body.e.shape_of(named["R"])
+        per_gate = body("Reshape", dz, body.e.const(np.array([0, gates, hidden], dtype=np.int64)))
+        prod = body("MatMul", body("Transpose", per_gate, perm=[1, 0, 2]), named["R"])
+        return body("ReduceSum", body("Mul", prod, named["rmask"]), body.e.const(np.array([0], dtype=np.int64)),
+                    keepdims=0)
 
     def emit(self, e, attrs, ins, outs):
         named = self._named(["" if i is None else i for i in ins])
@@ -215,7 +218,7 @@ class LSTMBackwardScan(_BackwardScan):
     i, o, f, c); dh <- dZ R; dc <- dC * f. Outputs dZ [T, B, 4H], then the final dh, dc."""
 
     name = "LSTMBackwardScan"
-    input_names = ("dY", "A", "Ac", "f", "R", "dh0", "dc0", "mask", "S", "rmask")
+    input_names = ("dY", "A", "Ac", "f", "R", "dh0", "dc0", "mask", "rmask")
     seq_inputs = ("dY", "A", "Ac", "f")
     carry_names = ("h", "c")
 
@@ -240,9 +243,9 @@ class GRUBackwardScan(_BackwardScan):
     Outputs dzr [T, B, 2H], dn [T, B, H], then dh."""
 
     name = "GRUBackwardScan"
-    input_names = ("dY", "A", "z", "An", "Br", "r", "R", "Rn", "dh0", "mask", "S", "rmask")
+    input_names = ("dY", "A", "z", "An", "Br", "r", "R", "Rn", "dh0", "mask", "rmask")
     seq_inputs = ("dY", "A", "z", "An", "Br", "r")
-    optional = ("dY", "mask", "An", "Br", "r", "Rn", "S", "rmask")
+    optional = ("dY", "mask", "An", "Br", "r", "Rn", "rmask")
     carry_names = ("h",)
 
     def seq_widths(self, named, h):
@@ -267,7 +270,7 @@ class RNNBackwardScan(_BackwardScan):
     """Per step (reverse): dZ = (dh + dY) * A; dh <- dZ R. Outputs dZ [T, B, H], then dh."""
 
     name = "RNNBackwardScan"
-    input_names = ("dY", "A", "R", "dh0", "mask", "S", "rmask")
+    input_names = ("dY", "A", "R", "dh0", "mask", "rmask")
     seq_inputs = ("dY", "A")
     carry_names = ("h",)
 
@@ -399,21 +402,23 @@ def _repeat(h, n: int):
     return h if n == 1 else apply("Concat", [h] * n, axis=-1)
 
 
-def _stacked_identities(n: int, hidden: int, dtype: str):
-    return constant(np.tile(np.eye(hidden, dtype=dtype), (n, 1)))
-
-
 class _Direction:
     """One direction of a recurrent op, in forward-equivalent time order: the tensors the cells
-    need, and how the state enters the gates (``h_side``, ``scan_weights``, ``r_gradient``).
+    need, and how the state enters the gates (``h_side``, ``state_matrix``, ``scan_weights``,
+    ``r_gradient``).
 
     Native ONNX op: gate k reads ``h R_k^T + Rb_k``. Gate-masked recurrence (`RecurrentScan`,
-    recurrent dropout): gate k reads ``(h * m_k) R_k^T + Rb_k`` with ``RBt`` = the block-diagonal
-    of the R_k^T and ``rmask`` [B, G*H] = the m_k side by side."""
+    recurrent dropout): gate k reads ``(h * m_k) R_k^T + Rb_k``, with ``rt`` [G, H, H] the R_k^T
+    and ``rmask`` [B, G*H] the m_k side by side."""
 
     hidden: int
-    rbt = rmask = w = None
+    rt = rmask = w = None
     scan_attrs: dict = {}  # RecurrentScan: {"masked_outputs_hold_state": 1}
+
+    def _gate_masks(self, g0: int, g1: int):
+        """The masks of gates g0..g1 as [B, g, H]."""
+        block = _rows(self.rmask, g0 * self.hidden, g1 * self.hidden, axis=-1)
+        return apply("Reshape", [block], shape=(-1, g1 - g0, self.hidden))
 
     def h_side(self, h, g0: int, g1: int):
         """What gates g0..g1 receive from the state sequence h [T, B, H] (bias included)."""
@@ -421,9 +426,10 @@ class _Direction:
         rb = None if self.rb is None else _rows(self.rb, lo, hi)
         if self.rmask is None:
             out = apply("MatMul", [h, gu.transpose_last2(_rows(self.r, lo, hi))])
-        else:
-            hm = _repeat(h, g1 - g0) * _rows(self.rmask, lo, hi, axis=-1)
-            out = apply("MatMul", [hm, _rows(_rows(self.rbt, lo, hi), lo, hi, axis=1)])
+        else:  # [T, B, g, 1, H] @ [g, H, H] -> [T, B, g, 1, H] -> [T, B, g*H]
+            read = apply("Unsqueeze", [h], axes=(-2,)) * self._gate_masks(g0, g1)
+            per_gate = apply("MatMul", [apply("Unsqueeze", [read], axes=(-2,)), _rows(self.rt, g0, g1)])
+            out = gu.reshape(per_gate, [gu.dims(h, 0, 2), hi - lo], out_shape=tuple(h.sym_shape[:2]) + (hi - lo,))
         return out if rb is None else out + rb
 
     def gate_mask(self, g0: int, g1: int):
@@ -431,34 +437,32 @@ class _Direction:
         return None if self.rmask is None else _rows(self.rmask, lo, hi, axis=-1)
 
     def state_matrix(self, g0: int, g1: int):
-        """What the adjoint of gates g0..g1 multiplies by: their rows of R, or with masks the
-        block-diagonal of those R_k."""
-        lo, hi = g0 * self.hidden, g1 * self.hidden
+        """What the adjoint of gates g0..g1 multiplies by: their rows of R, or with masks the R_k
+        stacked [g, H, H]."""
         if self.rmask is None:
-            return _rows(self.r, lo, hi)
-        return gu.transpose_last2(_rows(_rows(self.rbt, lo, hi), lo, hi, axis=1))
+            return _rows(self.r, g0 * self.hidden, g1 * self.hidden)
+        return apply("Transpose", [_rows(self.rt, g0, g1)], perm=(0, 2, 1))
 
     def scan_weights(self, g0: int, g1: int) -> tuple:
-        """(R, S, rmask) inputs of a backward scan for the adjoint of gates g0..g1."""
+        """(R, rmask) inputs of a backward scan for the adjoint of gates g0..g1."""
         if self.rmask is None:
-            return self.state_matrix(g0, g1), None, None
-        return (self.state_matrix(g0, g1), _stacked_identities(g1 - g0, self.hidden, self.rbt.dtype),
-                self.gate_mask(g0, g1))
+            return self.state_matrix(g0, g1), None
+        masks = apply("Transpose", [self._gate_masks(g0, g1)], perm=(1, 0, 2))  # [g, B, H]
+        return self.state_matrix(g0, g1), masks
 
     def r_gradient(self, blocks):
-        """Gradient of R (or RBt) from [(d gates g0..g1 [T, B, n*H], state read [T, B, H], g0, g1)]."""
+        """Gradient of R (or rt) from [(d gates g0..g1 [T, B, g*H], state read [T, B, H], g0, g1)]."""
         if self.rmask is None:
             parts = [_sum_outer(dq, h) for dq, h, _g0, _g1 in blocks]
             return parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
-        width = self.rbt.shape[0]
-        rows = []
-        for dq, h, g0, g1 in blocks:  # block-diagonal: gates g0..g1 read only their own columns
-            blk = _sum_outer(dq, _repeat(h, g1 - g0) * self.gate_mask(g0, g1))
-            lo, hi = g0 * self.hidden, g1 * self.hidden
-            pads = [constant(np.zeros((hi - lo, n), dtype=blk.dtype)) for n in (lo, width - hi)]
-            rows.append(apply("Concat", [p for p in (pads[0], blk, pads[1]) if p.shape[1]], axis=1))
-        grad = rows[0] if len(rows) == 1 else apply("Concat", rows, axis=0)
-        return apply("Transpose", [grad], perm=(1, 0))
+        parts = []
+        for dq, h, g0, g1 in blocks:  # per gate: sum over steps and batch of (h * m_k)^T dq_k
+            g = g1 - g0
+            read = apply("Unsqueeze", [h], axes=(-2,)) * self._gate_masks(g0, g1)         # [T, B, g, H]
+            read = apply("Transpose", [apply("Reshape", [read], shape=(-1, g, self.hidden))], perm=(1, 2, 0))
+            grad = apply("Transpose", [apply("Reshape", [dq], shape=(-1, g, self.hidden))], perm=(1, 0, 2))
+            parts.append(apply("MatMul", [read, grad]))                                    # [g, H, H]
+        return parts[0] if len(parts) == 1 else apply("Concat", parts, axis=0)
 
 
 class _NativeDirection(_Direction):
@@ -503,9 +507,9 @@ def _lstm(d: _Direction):
     c_prev = _previous_states(c, d.c0)
     hc, dhc = activation_and_derivative(act_h, c)
     factors = apply("Concat", [g * di, hc * do, c_prev * df, i * dg], axis=-1)
-    r, s, rmask = d.scan_weights(0, 4)
+    r, rmask = d.scan_weights(0, 4)
     dz, dh0, dc0 = apply("LSTMBackwardScan", [d.dy, _masked(factors, d.mask), o * dhc, f, r,
-                                              d.dh_last, d.dc_last, d.mask, s, rmask], **d.scan_attrs)
+                                              d.dh_last, d.dc_last, d.mask, rmask], **d.scan_attrs)
     return dz, [(dz, d.h_prev, 0, 4)], dz, dh0, dc0
 
 
@@ -527,9 +531,9 @@ def _gru(d: _Direction, linear_before_reset: int):
     a_n = _masked((1.0 - z) * dn, d.mask)
     if linear_before_reset:
         a_r = a_n * hn * dr
-        r_in, s, rmask = d.scan_weights(0, 3)
+        r_in, rmask = d.scan_weights(0, 3)
         dh, dh0 = apply("GRUBackwardScan", [d.dy, apply("Concat", [a_z, a_r, a_n * r], axis=-1), z,
-                                            None, None, None, r_in, None, d.dh_last, d.mask, s, rmask],
+                                            None, None, None, r_in, None, d.dh_last, d.mask, rmask],
                             **d.scan_attrs)
         da_z, da_r, da_n = dh * a_z, dh * a_r, dh * a_n
         dx_side = apply("Concat", [da_z, da_r, da_n], axis=-1)
@@ -539,9 +543,11 @@ def _gru(d: _Direction, linear_before_reset: int):
     m_n = d.gate_mask(2, 3)
     h_read, r_read = (d.h_prev, r) if m_n is None else (d.h_prev * m_n, r * m_n)
     rn = d.state_matrix(2, 3)
-    r_zr, s, rmask = d.scan_weights(0, 2)
+    if m_n is not None:  # [1, H, H] -> [H, H]
+        rn = apply("Squeeze", [rn], axes=(0,))
+    r_zr, rmask = d.scan_weights(0, 2)
     dzr, da_n, dh0 = apply("GRUBackwardScan", [d.dy, a_z, z, a_n, h_read * dr, r_read, r_zr, rn,
-                                                d.dh_last, d.mask, s, rmask], **d.scan_attrs)
+                                                d.dh_last, d.mask, rmask], **d.scan_attrs)
     dx_side = apply("Concat", [dzr, da_n], axis=-1)
     return dx_side, [(dzr, d.h_prev, 0, 2), (da_n, rh, 2, 3)], dx_side, dh0, None
 
@@ -549,8 +555,8 @@ def _gru(d: _Direction, linear_before_reset: int):
 def _rnn(d: _Direction):
     (act,) = d.acts
     _, da = activation_and_derivative(act, d.x_side + d.h_side(d.h_prev, 0, 1))
-    r, s, rmask = d.scan_weights(0, 1)
-    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), r, d.dh_last, d.mask, s, rmask],
+    r, rmask = d.scan_weights(0, 1)
+    dz, dh0 = apply("RNNBackwardScan", [d.dy, _masked(da, d.mask), r, d.dh_last, d.mask, rmask],
                     **d.scan_attrs)
     return dz, [(dz, d.h_prev, 0, 1)], dz, dh0, None
 

@@ -61,7 +61,6 @@ def test_recurrent_scan_with_unit_masks_equals_the_native_op(cell, lbr):
              "c0": rng.uniform(-.5, .5, (1, N, H)).astype(np.float32)}
     extra = {} if lbr is None else {"linear_before_reset": lbr}
     acts = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}[cell]
-    blockdiag = np.kron(np.eye(g), np.ones((H, H))).astype(np.float32)
 
     def build(x, w, r, b, h0, c0):
         states = [h0, c0] if cell == "LSTM" else [h0]
@@ -69,10 +68,10 @@ def test_recurrent_scan_with_unit_masks_equals_the_native_op(cell, lbr):
         sq = lambda v: apply("Squeeze", [v], axes=(0,))  # noqa: E731
         wb, rb = apply("Split", [sq(b)], sizes=[gh, gh], axis=0)
         xw = apply("MatMul", [x, apply("Transpose", [sq(w)], perm=(1, 0))]) + wb
-        rbt = apply("Transpose", [apply("Concat", [sq(r)] * g, axis=1) * constant(blockdiag)], perm=(1, 0))
+        rt = apply("Transpose", [apply("Reshape", [sq(r)], shape=(g, H, H))], perm=(0, 2, 1))
         ones = apply("Expand", [constant(np.ones((), np.float32)), constant(np.array([N, gh]))], out_shape=(N, gh))
         steps = constant(np.arange(T)[:, None, None] < lens[None, :, None])
-        scan = apply("RecurrentScan", [xw, rbt, rb, ones, sq(h0), sq(c0) if cell == "LSTM" else None, steps],
+        scan = apply("RecurrentScan", [xw, rt, rb, ones, sq(h0), sq(c0) if cell == "LSTM" else None, steps],
                      cell=cell, hidden_size=H, activations=acts, **extra)
         return [apply("Squeeze", [native[0]], axes=(1,))] + [sq(s) for s in native[1:]] + list(scan)
 

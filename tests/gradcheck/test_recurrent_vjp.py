@@ -136,7 +136,7 @@ def recurrent_scan_case(cell, acts="default", lbr=None, steps=None, bias=True, o
              "activation_beta": betas or None}
     if lbr is not None:
         attrs["linear_before_reset"] = lbr
-    inputs = {"xw": Inp((T, B, gh)), "rbt": Inp((gh, gh), "uniform"),
+    inputs = {"xw": Inp((T, B, gh)), "rt": Inp((GATES[cell], H, H), "uniform"),
               "rmask": Inp((BATCH, gh), "given", _dropout_mask((BATCH, gh), gh), grad=False),
               "h0": Inp((B, H), "uniform")}
     if bias:
@@ -147,7 +147,7 @@ def recurrent_scan_case(cell, acts="default", lbr=None, steps=None, bias=True, o
 
     def build(*vals):
         v = dict(zip(order, vals))
-        ins = [v["xw"], v["rbt"], v.get("rb"), v["rmask"], v["h0"], v.get("c0"),
+        ins = [v["xw"], v["rt"], v.get("rb"), v["rmask"], v["h0"], v.get("c0"),
                constant(STEP_MASKS[steps]) if steps else None]
         outs = apply("RecurrentScan", ins, **attrs)
         return list(outs) if outputs is None else [outs[i] for i in outputs]
