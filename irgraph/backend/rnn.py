@@ -155,6 +155,15 @@ def _stacked_rt(r, gates: int, units: int):
     return permute_dimensions(reshape(r, (gates, units, units)), (0, 2, 1))
 
 
+def _one_direction(state):
+    """An initial state (batch, H), given alone or as a list of one (the layers' per-direction form)."""
+    if isinstance(state, (list, tuple)):
+        if len(state) != 1:
+            raise ValueError(f"one direction takes one initial state tensor per state, got {len(state)}")
+        state = state[0]
+    return _v(state)
+
+
 def _recurrent_with_dropout(op, x, weights, order, activations, direction, initial_state, n_states,
                             masks, mask=None, **attrs):
     """One direction with Keras dropout masks ``(input masks, state masks)``: each None, one mask,
@@ -198,7 +207,8 @@ def _recurrent_with_dropout(op, x, weights, order, activations, direction, initi
     rmask = concatenate(_gate_blocks(state_masks, order, gates), axis=-1)
     target = gu.shape_tensor([gu.dims(x, 0, 1), units])
     zeros = apply("Expand", [gu.scalar(0, x.dtype), target], out_shape=(x.sym_shape[0], units))
-    states = [zeros if s is None else _v(s) for s in (list(initial_state or []) + [None] * n_states)[:n_states]]
+    states = [zeros if s is None else _one_direction(s)
+              for s in (list(initial_state or []) + [None] * n_states)[:n_states]]
     act = _activation_attrs(activations, 1)
     step_mask = None
     if mask is not None:

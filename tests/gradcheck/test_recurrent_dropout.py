@@ -291,3 +291,28 @@ def test_recurrent_dropout_with_masks_follows_keras_masking(monkeypatch, layer_c
         model.compile("sgd", "mse")
     expected = float(plain.test_on_batch(ids, y))
     assert float(dropping.train_on_batch(ids, y)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("layer_cls,extra", MASKED, ids=["LSTM", "GRU", "GRU-reset_before", "SimpleRNN"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_dropout_with_initial_state(monkeypatch, layer_cls, extra, bidirectional):
+    """initial_state from other tensors reaches the Scan form (masks of ones: the native op's loss)."""
+    real = K.recurrent_dropout_mask
+    monkeypatch.setattr(K, "recurrent_dropout_mask", lambda x, width, rate, seed=None: real(x, width, 0.0, seed))
+    n_states = 2 if layer_cls is layers.LSTM else 1
+
+    def model(rate):
+        seq = irgraph.Input((T, IN))
+        states = [irgraph.Input((H,)) for _ in range(n_states * (2 if bidirectional else 1))]
+        rnn = layer_cls(H, recurrent_dropout=rate, return_sequences=True, **extra)
+        out = (layers.Bidirectional(rnn) if bidirectional else rnn)(seq, initial_state=states)
+        return irgraph.Model([seq] + states, out)
+    dropping, plain = model(0.5), model(0.0)
+    plain.set_weights(dropping.get_weights())
+    rng = np.random.default_rng(2)
+    inputs = [rng.standard_normal((4, T, IN)).astype(np.float32)] + \
+        [rng.standard_normal((4, H)).astype(np.float32) for _ in range(len(dropping.inputs) - 1)]
+    y = rng.standard_normal((4, T, H * (2 if bidirectional else 1))).astype(np.float32)
+    for m in (dropping, plain):
+        m.compile("sgd", "mse")
+    assert float(dropping.train_on_batch(inputs, y)) == pytest.approx(float(plain.test_on_batch(inputs, y)), rel=1e-5)
