@@ -397,11 +397,6 @@ def _rows(v, start: int, stop: int, axis: int = 0):
     return apply("Slice", [v], starts=[start], ends=[stop], axes=[axis])
 
 
-def _repeat(h, n: int):
-    """[..., H] -> [..., n*H], ``h`` repeated along the last axis."""
-    return h if n == 1 else apply("Concat", [h] * n, axis=-1)
-
-
 class _Direction:
     """One direction of a recurrent op, in forward-equivalent time order: the tensors the cells
     need, and how the state enters the gates (``h_side``, ``state_matrix``, ``scan_weights``,
