@@ -225,6 +225,8 @@ def test_predict_ignores_dropout_and_training_uses_it(layer_cls):
     plain.set_weights(drop.get_weights())
     x = np.random.default_rng(0).standard_normal((16, T, IN)).astype(np.float32)
     np.testing.assert_allclose(drop.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    ops = {n.op_type for n in drop.to_onnx().graph.node}  # the inference file keeps the native op
+    assert {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}[layer_cls.__name__] in ops and "Scan" not in ops
     y = np.zeros((16, H), np.float32)
     drop.compile("sgd", "mse")
     plain.compile("sgd", "mse")
