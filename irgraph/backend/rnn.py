@@ -212,7 +212,12 @@ def _recurrent_with_dropout(op, x, weights, order, activations, direction, initi
     act = _activation_attrs(activations, 1)
     step_mask = None
     if mask is not None:
-        step_mask = expand_dims(transpose(cast(_v(mask), "bool")), -1)  # (time, batch, 1)
+        mask = _v(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"{op} expects a mask of shape (batch, timesteps), got shape {mask.shape}")
+        # broadcast to the sequence's (batch, timesteps): a mask of another length fails here
+        keep = apply("Expand", [cast(mask, "bool"), gu.dims(x, 0, 2)], out_shape=x.sym_shape[:2])
+        step_mask = expand_dims(transpose(keep), -1)  # (time, batch, 1)
         if reverse:
             step_mask = apply("ReverseTime", [step_mask])
     outs = apply("RecurrentScan", [xw, _stacked_rt(r, gates, units), rb, rmask, states[0],
