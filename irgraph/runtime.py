@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import math
+import re
 
 import numpy as np
 import onnxruntime as ort
@@ -57,7 +58,7 @@ def configure(intra_op_num_threads: int | None = None, inter_op_num_threads: int
 def make_session(proto, providers: list[str]) -> ort.InferenceSession:
     """An onnxruntime session for the ModelProto ``proto`` with irgraph's settings (`configure`)."""
     so = ort.SessionOptions()
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: a failed run is raised as a RunError carrying onnxruntime's reason
     so.intra_op_num_threads = _session_config["intra_op_num_threads"]
     so.inter_op_num_threads = _session_config["inter_op_num_threads"]
     if len(proto.graph.node) >= _session_config["large_graph_nodes"]:
@@ -125,6 +126,29 @@ class InputSpecCheck:
 
 
 _check_ids = None  # irgraph.training.validate.check_ids, imported by the first bind_ids
+
+
+class RunError(ValueError):
+    """onnxruntime refused to run a model on the given inputs (shapes that disagree at run time)."""
+
+
+def run_failure(err: Exception, what: str, feeds: dict | None = None) -> RunError:
+    """A `RunError` for an onnxruntime failure while running ``what``: the layer and node it failed
+    at, onnxruntime's reason, the shapes given, and the usual cause."""
+    text = str(err)
+    node = re.search(r"Name:'([^']*)'", text)
+    reason = text.split("Status Message:")[-1].strip().splitlines()[0] if text else type(err).__name__
+    where = ""
+    if node:
+        scope = node.group(1).rsplit("/", 1)[0] if "/" in node.group(1) else node.group(1)
+        where = f" in layer '{scope}' (ONNX node '{node.group(1)}')"
+    given = ""
+    if feeds:
+        given = "; inputs given: " + ", ".join(f"'{k}' {tuple(np.shape(v))} {getattr(v, 'dtype', '')}"
+                                               for k, v in feeds.items())
+    return RunError(f"{what} failed{where}: {reason}{given}. Sizes that must agree at run time do not: "
+                    "check that inputs sharing an axis (a sequence and its mask, sequences merged "
+                    "together, a state and its batch) have equal sizes there")
 
 
 def _fmt(shape) -> str:
@@ -225,9 +249,13 @@ class InferenceRunner:
                 and x.flags.c_contiguous and all(x.shape[i] == d for i, d in fast[3]):
             if self.checks[0].bounds is not None:  # Embedding ids (or not yet looked at)
                 self._check_ids(x)
-            outs = sess.run(None, {fast[0]: x})
+            feeds = {fast[0]: x}
         else:
-            outs = sess.run(None, self.feeds(x))
+            feeds = self.feeds(x)
+        try:
+            outs = sess.run(None, feeds)
+        except Exception as err:  # onnxruntime's Fail / InvalidArgument / RuntimeException
+            raise run_failure(err, f"model '{self.model.name}'", feeds) from None
         return outs[0] if self._plain_single_output else self._wrap(outs)
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None):
@@ -250,7 +278,11 @@ class InferenceRunner:
         bar = Progbar(nb, verbose=1 if verbose == "auto" else verbose)
         for b in range(nb):
             sl = slice(b * batch_size, (b + 1) * batch_size)
-            outs = sess.run(self.output_names, {k: v[sl] for k, v in feeds.items()})
+            batch = {k: v[sl] for k, v in feeds.items()}
+            try:
+                outs = sess.run(self.output_names, batch)
+            except Exception as err:
+                raise run_failure(err, f"model '{self.model.name}'", batch) from None
             for r, o in zip(results, outs):
                 r.append(o)
             bar.update(b + 1)
@@ -268,7 +300,11 @@ class InferenceRunner:
                 break
             if isinstance(batch, tuple):  # (x,), (x, y) or (x, y, sample_weight), as Keras unpacks
                 batch = batch[0]
-            outs = self.session.run(self.output_names, self.feeds(batch))
+            feeds = self.feeds(batch)
+            try:
+                outs = self.session.run(self.output_names, feeds)
+            except Exception as err:
+                raise run_failure(err, f"model '{self.model.name}'", feeds) from None
             for r, o in zip(results, outs):
                 r.append(o)
             count += 1

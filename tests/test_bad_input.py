@@ -451,3 +451,37 @@ def test_optimizer_hyperparameters_out_of_range(make, words):
     with pytest.raises(ValueError) as err:
         make()
     assert words in str(err.value)
+
+
+# ----------------------------------------------------------------------------- run-time size mismatches
+def _masked_encoder():
+    x = Input(shape=(None, 3), name="tokens")
+    m = Input(shape=(None,), dtype="bool", name="token_mask")
+    y = LSTM(4, name="encoder")(x, mask=m)
+    return Model([x, m], y)
+
+
+@pytest.mark.parametrize("call", ["predict_on_batch", "predict", "train_on_batch", "evaluate"])
+def test_a_mask_of_another_length_than_its_sequence_names_the_layer_and_the_shapes(call, capfd):
+    """Shapes that only disagree at run time reach onnxruntime: its failure comes back as a RunError
+    naming the layer, the reason and the shapes given, with nothing printed by onnxruntime and the
+    model still usable."""
+    model = _masked_encoder()
+    xs, bad_mask = np.ones((2, 5, 3), np.float32), np.ones((2, 4), bool)
+    ys = np.zeros((2, 4), np.float32)
+    model.compile("sgd", "mse")
+    run = {"predict_on_batch": lambda m: model.predict_on_batch([xs, m]),
+           "predict": lambda m: model.predict([xs, m], verbose=0),
+           "train_on_batch": lambda m: model.train_on_batch([xs, m], ys),
+           "evaluate": lambda m: model.evaluate([xs, m], ys, verbose=0)}[call]
+    with pytest.raises(irgraph.runtime.RunError) as info:
+        run(bad_mask)
+    text = str(info.value)
+    assert "layer 'encoder'" in text and "'tokens' (2, 5, 3)" in text and "'token_mask' (2, 4)" in text
+    assert "a sequence and its mask" in text
+    assert "onnxruntime" not in capfd.readouterr().err
+    weights = model.get_weights()
+    out = run(np.ones((2, 5), bool))  # the same model with a matching mask: works, nothing was committed
+    assert np.all(np.isfinite(out))
+    if call == "train_on_batch":
+        assert not all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))

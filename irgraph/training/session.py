@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .. import variables as store
-from ..runtime import make_session
+from ..runtime import make_session, run_failure
 
 
 def _device(providers) -> str:
@@ -142,7 +142,10 @@ class TrainSession(store.Owner):
             step = self.optimizer.iterations
             b.bind_cpu_input("lr", np.asarray(lr, dtype=np.float32))
             b.bind_cpu_input("step", np.asarray(step, dtype=np.float32))
-            self.train.run_with_iobinding(b, self.run_options)
+            try:
+                self.train.run_with_iobinding(b, self.run_options)
+            except Exception as err:  # onnxruntime's Fail / InvalidArgument: nothing was committed
+                raise run_failure(err, "the training step", {n: feeds[n] for n in self.data_inputs}) from None
             # the step is committed by these two stores, with no call between them that could
             # deliver a KeyboardInterrupt: an interrupt before them leaves the step not taken
             self.current = 1 - k
@@ -176,6 +179,9 @@ class TrainSession(store.Owner):
                 b.bind_cpu_input(name, feeds[name])
             for name in outputs:
                 b.bind_output(name, "cpu")
-            sess.run_with_iobinding(b, self.run_options)
+            try:
+                sess.run_with_iobinding(b, self.run_options)
+            except Exception as err:
+                raise run_failure(err, "the evaluation step", {n: feeds[n] for n in data_inputs}) from None
             outs = b.get_outputs()
         return {name: v.numpy().copy() for name, v in zip(outputs, outs)}

@@ -18,8 +18,8 @@ once, at CI sizes, and what it achieved is checked:
   (the seed's own run goes from 0.14 to 0.1 in 10 epochs over 92,000 sentences), so halving is not
   asked of it here.
 
-The other spellings (news model in Keras 1, tweets in Keras 2 at 140 and 280 characters) run when
-``IRGRAPH_SEED_TRAINING_ALL=1`` (about a minute more on 2 cores).
+Every spelling of each listing runs (news model in Keras 1 and 2, tweets in Keras 1 and in Keras 2
+at 140 and 280 characters).
 """
 from __future__ import annotations
 
@@ -38,8 +38,6 @@ import memory_network  # noqa: E402
 import news_model  # noqa: E402
 import tweet_pairs  # noqa: E402
 
-ALL = os.environ.get("IRGRAPH_SEED_TRAINING_ALL") == "1"
-all_only = pytest.mark.skipif(not ALL, reason="set IRGRAPH_SEED_TRAINING_ALL=1 to run every spelling")
 
 
 def _fresh():
@@ -101,7 +99,6 @@ def test_news_model_dict_and_list_forms_agree(news):
                                             rel=1e-5, abs=1e-7)
 
 
-@all_only
 def test_news_model_keras1_listing():
     _fresh()
     ns = news_model.main("keras1", num_samples=32)
@@ -122,7 +119,6 @@ def test_tweet_pairs_keras1_listing():
     assert sum(1 for w in ns.model.weights if w.path.startswith(ns.shared_lstm.name)) == 3
 
 
-@all_only
 @pytest.mark.parametrize("variant", ["keras2", "keras2_280"])
 def test_tweet_pairs_keras2_listings(variant):
     _fresh()
