@@ -5,6 +5,7 @@ from .input_layer import InputLayer  # noqa: F401
 from .core import (Activation, Dense, Dropout, Flatten, Lambda, Masking, Permute, RepeatVector, Reshape,  # noqa: F401
                    SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, dense)
 from .embeddings import Embedding  # noqa: F401
+from .advanced_activations import ReLU  # noqa: F401
 from .merge import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract,  # noqa: F401
                     add, average, concatenate, dot, maximum, merge, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
