@@ -3,3 +3,4 @@ Keras 1 module ``np_utils``."""
 from . import np_utils  # noqa: F401
 from .np_utils import normalize, to_categorical  # noqa: F401
 from ..preprocessing.sequence import pad_sequences  # noqa: F401
+from ..preprocessing.image import array_to_img, img_to_array, load_img, save_img  # noqa: F401
