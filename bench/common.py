@@ -201,3 +201,30 @@ def write_json(path: str, payload: dict) -> None:
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)
         f.write("\n")
+
+
+# ----------------------------------------------------------------------------- memory workers
+def run_worker(cmd: list[str], timeout: float = 600) -> dict:
+    """Run a benchmark's ``--worker`` process and return the JSON report on its last ``{`` line, or
+    ``{"error": ...}`` saying why there is none."""
+    import json
+    import subprocess
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"the worker ran past {timeout:.0f} s"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"worker exited with {proc.returncode}: {tail[0][:200]}"}
+    return json.loads(lines[-1])
+
+
+def repeat_for(call: Callable[[], object], seconds: float) -> tuple[int, float]:
+    """Call ``call`` (already warmed up) at least twice and for at least ``seconds``: (calls, elapsed)."""
+    calls, t0 = 0, time.perf_counter()
+    while calls < 2 or time.perf_counter() - t0 < seconds:
+        call()
+        calls += 1
+    return calls, time.perf_counter() - t0
+

@@ -16,10 +16,8 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -519,12 +517,7 @@ def worker(contender: str, kind: str, batch: int, threads: int, quick: bool, onn
     else:
         raise ValueError(f"unknown worker contender {contender!r}")
     call()
-    seconds = QUICK_WORKER_SECONDS if quick else WORKER_SECONDS
-    calls, t0 = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - t0 < seconds:
-        call()
-        calls += 1
-    elapsed = time.perf_counter() - t0
+    calls, elapsed = common.repeat_for(call, QUICK_WORKER_SECONDS if quick else WORKER_SECONDS)
     return {"contender": contender, "model": kind, "batch": batch, "threads": threads, "calls": calls,
             "samples_per_s": calls * batch / elapsed, "base_rss_mib": base,
             "peak_rss_mib": max(peak_rss_mib(), base or 0.0, _proc_status_mib("VmRSS") or 0.0)}
@@ -534,15 +527,7 @@ def measure_memory(contender: str, kind: str, batch: int, threads: int, quick: b
     """Run ``contender`` in a fresh process (``--worker``) and return its JSON report (or the error)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, kind, str(batch),
            "--threads", str(threads), "--onnx", onnx_path] + (["--quick"] if quick else [])
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        return {"error": "the worker ran past 600 s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"worker exited with {proc.returncode}: {tail[0][:200]}"}
-    return json.loads(lines[-1])
+    return common.run_worker(cmd)
 
 
 def fmt_mem(m: dict | None) -> str:

@@ -22,9 +22,7 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -535,12 +533,7 @@ def worker(contender: str, kind: str, batch: int, threads: int, quick: bool) -> 
     xs, y = make_data(kind, fit_size(kind, batch, quick))
     call, samples, _, _ = make_contender(contender, kind, batch, weights, xs, y, threads, keras)
     call()
-    seconds = QUICK_WORKER_SECONDS if quick else WORKER_SECONDS
-    calls, t0 = 0, time.perf_counter()
-    while calls < 2 or time.perf_counter() - t0 < seconds:
-        call()
-        calls += 1
-    elapsed = time.perf_counter() - t0
+    calls, elapsed = common.repeat_for(call, QUICK_WORKER_SECONDS if quick else WORKER_SECONDS)
     return {"contender": contender, "model": kind, "batch": batch, "threads": threads, "calls": calls,
             "samples_per_s": calls * samples / elapsed, "base_rss_mib": base,
             # Linux folds per-thread RSS counters into VmHWM lazily: it can read a little below a VmRSS
@@ -552,15 +545,7 @@ def measure_memory(contender: str, kind: str, batch: int, threads: int, quick: b
     """Run ``contender`` in a fresh process (``--worker``) and return its JSON report (or the error)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, kind, str(batch),
            "--threads", str(threads)] + (["--quick"] if quick else [])
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        return {"error": "the worker ran past 600 s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"worker exited with {proc.returncode}: {tail[0][:200]}"}
-    return json.loads(lines[-1])
+    return common.run_worker(cmd)
 
 
 # ----------------------------------------------------------------------------- profile
