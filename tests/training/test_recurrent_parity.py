@@ -371,6 +371,16 @@ def test_embedding_mask_zero(cell, padding, kind):
     run(model, ref, [ids], ys, kind)
 
 
+def _zero_padded(xs, padding):
+    """``xs`` with each sequence's padded steps (before or after its LENGTHS[i] valid ones) zeroed."""
+    for i, n in enumerate(LENGTHS):
+        if padding == "pre":
+            xs[i, :T - n] = 0.0
+        else:
+            xs[i, n:] = 0.0
+    return xs
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("padding", ["pre", "post"])
 @pytest.mark.parametrize("cell", ["lstm", "gru_reset_before", "rnn"])
@@ -380,12 +390,7 @@ def test_masking_layer(cell, padding, kind):
     layer = GRU(H, reset_after=False) if cell == "gru_reset_before" else LAYER[cell]()
     x = Input(shape=(T, F))
     model = Model(x, layer(Masking(mask_value=0.0)(x)))
-    [xs] = data((B, T, F), seed=12)
-    for i, n in enumerate(LENGTHS):
-        if padding == "pre":
-            xs[i, :T - n] = 0.0
-        else:
-            xs[i, n:] = 0.0
+    xs = _zero_padded(data((B, T, F), seed=12)[0], padding)
     ys = data((B, H), seed=13)
 
     def one(p, s):
@@ -453,12 +458,7 @@ def test_mask_with_go_backwards(padding, kind):
     layer = LSTM(H, go_backwards=True)
     x = Input(shape=(T, F))
     model = Model(x, layer(Masking(mask_value=0.0)(x)))
-    [xs] = data((B, T, F), seed=18)
-    for i, n in enumerate(LENGTHS):
-        if padding == "pre":
-            xs[i, :T - n] = 0.0
-        else:
-            xs[i, n:] = 0.0
+    xs = _zero_padded(data((B, T, F), seed=18)[0], padding)
     ys = data((B, H), seed=19)
 
     def ref(p, xs, ys):
