@@ -446,8 +446,13 @@ class Model(Layer):
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False, **kwargs):
         """Weights from `save_weights` (or a `save` file): by weight path, or by position when this
-        process named the layers differently; shapes are checked before anything is set."""
+        process named the layers differently; shapes are checked before anything is set. A Keras
+        HDF5 weight file (recognised by its content) loads as in Keras 2: by position over the
+        layers with weights, or by layer name (``skip_mismatch`` then skips misfits); needs h5py."""
         from .saving import load_weights
+        from .saving_h5 import is_hdf5, load_hdf5_weights
+        if is_hdf5(filepath):
+            return load_hdf5_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
         if skip_mismatch:
             raise ValueError("load_weights(skip_mismatch=True) is not supported")
         load_weights(self, filepath, by_name=by_name)
