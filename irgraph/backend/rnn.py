@@ -116,19 +116,29 @@ def _recurrent(op, x, weights, order, activations, direction, initial_state, n_s
     dirs = 2 if direction == "bidirectional" else 1
     if len(weights) != dirs:
         raise ValueError(f"{op} direction {direction!r} needs {dirs} weight set(s), got {len(weights)}")
+    outs = onnx_recurrence(op, permute_dimensions(x, (1, 0, 2)), weights, order, activations, direction,
+                           initial_state, n_states, **attrs)
+    y = permute_dimensions(outs[0], (2, 0, 1, 3))
+    return (y,) + tuple(outs[1:])
+
+
+def onnx_recurrence(op, x, weights, order, activations, direction, initial_state, n_states,
+                    sequence_lens=None, **attrs):
+    """One ONNX ``op`` (LSTM, GRU, RNN) over the time-major ``x`` (time, batch, features) from
+    per-direction Keras weights, with optional int32 ``sequence_lens`` (batch,). Returns the op's
+    outputs as it gives them: Y (time, dirs, batch, H), then the final states (dirs, batch, H)."""
+    dirs = 2 if direction == "bidirectional" else 1
     units = int(_v(weights[0][1]).shape[0])
     w, r, b = _onnx_weights(weights, order, units)
     states = list(initial_state or [])
     if len(states) > n_states:
         raise ValueError(f"{op} takes at most {n_states} initial state(s), got {len(states)}")
     states += [None] * (n_states - len(states))
-    inputs = [permute_dimensions(x, (1, 0, 2)), w, r, b, None] + [_state_input(s, dirs) for s in states]
+    inputs = [x, w, r, b, sequence_lens] + [_state_input(s, dirs) for s in states]
     while inputs[-1] is None:
         inputs.pop()
-    outs = apply(op, inputs, hidden_size=units, direction=direction,
+    return apply(op, inputs, hidden_size=units, direction=direction,
                  **_activation_attrs(activations, dirs), **attrs)
-    y = permute_dimensions(outs[0], (2, 0, 1, 3))
-    return (y,) + tuple(outs[1:])
 
 
 # ------------------------------------------------------------------------------ dropout

@@ -118,17 +118,9 @@ def native_op_with_lengths(layer, x, weights, direction, initial_state, lengths)
     """The layer's ONNX op over time-major ``x`` (T, batch, F) with ``sequence_lens``; returns
     (y (T, dirs, batch, H), *final states (dirs, batch, H)) as the op gives them."""
     op, order, n_states = _OPS[type(layer).__name__]
-    dirs = 2 if direction == "bidirectional" else 1
-    w, r, b = rnn_backend._onnx_weights(weights, order, layer.units)
-    states = [rnn_backend._state_input(s, dirs) for s in (initial_state or [])]
-    states += [None] * (n_states - len(states))
-    inputs = [x, w, r, b, lengths] + states
-    while inputs[-1] is None:
-        inputs.pop()
     extra = {"linear_before_reset": int(bool(layer.reset_after))} if op == "GRU" else {}
-    outs = apply(op, inputs, hidden_size=layer.units, direction=direction,
-                 **rnn_backend._activation_attrs(_activations(layer), dirs), **extra)
-    return outs
+    return rnn_backend.onnx_recurrence(op, x, weights, order, _activations(layer), direction, initial_state,
+                                       n_states, lengths, **extra)
 
 
 def _direction(t, axis: int, d: int, count: int):
