@@ -84,20 +84,44 @@ def load_weights_into(model, path) -> None:
     """Load a Keras HDF5 weight file (``save_weights``'s layout, or a full-model file with its
     weights under ``model_weights``) into ``model`` by layer name. Every layer of the model that has
     weights must be in the file with the same number and shapes of weights, and every layer of the
-    file that has weights must be in the model; nothing is set unless everything fits."""
-    from ..saving_h5 import load_hdf5_weights
-    load_hdf5_weights(model, path, by_name=True, strict=True)
+    file that has weights must be in the model; nothing is set unless everything fits. A file that
+    is not HDF5 (irgraph's own ``save_weights``/``save`` files) goes to ``model.load_weights``;
+    ``path=None`` does nothing."""
+    from ..saving_h5 import is_hdf5, load_hdf5_weights
+    if path is None:
+        return
+    if is_hdf5(path):
+        load_hdf5_weights(model, path, by_name=True, strict=True)
+    else:
+        model.load_weights(path)
 
 
 # ------------------------------------------------------------------------------- argument checks
+_KERAS2_INJECTED = ("backend", "layers", "models", "utils")  # keras_applications' module arguments
+
+
+def check_kwargs(kwargs: dict, model_name: str) -> None:
+    """Keras 2's applications took ``backend=``, ``layers=``, ``models=``, ``utils=`` (modules
+    injected by ``keras_applications``): accepted and ignored; anything else is refused."""
+    unknown = sorted(k for k in kwargs if k not in _KERAS2_INJECTED)
+    if unknown:
+        raise TypeError(f"{model_name}() got unexpected keyword arguments: {', '.join(unknown)}")
+
+
 def validate_weights_args(weights, include_top: bool, classes: int, input_shape=None,
                           default_shape=None) -> None:
-    """Keras's checks of ``weights=`` against the top: ImageNet weights with the top need 1000
-    classes (and, when ``default_shape`` is given, that input shape)."""
+    """Keras's checks of ``weights=``: None, ``"imagenet"`` or an existing file; ImageNet weights
+    with the top need 1000 classes (and, when ``default_shape`` is given, that input shape;
+    `obtain_input_shape` checks it too)."""
     if not (weights is None or isinstance(weights, (str, os.PathLike))):
         raise ValueError("The `weights` argument should be either `None` (random initialization), "
                          "`imagenet` (pre-training on ImageNet), or the path to the weights file to be "
                          f"loaded. Received: weights={weights!r}")
+    if isinstance(weights, (str, os.PathLike)) and weights != "imagenet" and not os.path.isfile(weights):
+        raise WeightsNotFoundError(
+            f"weights={os.fspath(weights)!r}: no such file. The `weights` argument should be either `None` "
+            "(random initialization), `imagenet` (pre-training on ImageNet), or the path to the weights "
+            "file to be loaded")
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError('If using `weights="imagenet"` with `include_top=True`, `classes` should be '
                          f"1000. Received: classes={classes}")
