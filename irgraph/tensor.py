@@ -43,12 +43,18 @@ class KerasTensor(TensorOperators):
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, tensor=None,
           batch_shape=None, batch_input_shape=None, **kwargs):
-    """A symbolic model input. ``shape`` excludes the batch axis; ``batch_shape`` includes it."""
+    """A symbolic model input. ``shape`` excludes the batch axis; ``batch_shape`` includes it.
+
+    ``tensor=``: a model input standing for an existing tensor (a ``K.placeholder``, a
+    ``K.variable``, an expression of them or any functional tensor), as Keras 2's
+    ``Input(tensor=...)``: the shape and dtype are the tensor's (``shape`` is then ignored, as in
+    Keras 2), a model built from this input starts there, and a `K.function` reaching it computes
+    it from the tensor."""
     from .layers.input_layer import InputLayer
     if sparse:
         raise ValueError("sparse inputs are not supported by irgraph")
     if tensor is not None:
-        raise ValueError("Input(tensor=...) is not supported: pass shape= and dtype= instead")
+        return InputLayer(input_tensor=tensor, name=name, dtype=dtype).output
     layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype,
                        batch_shape=batch_shape or batch_input_shape, **kwargs)
     return layer.output

@@ -13,20 +13,6 @@ from .rnn import *  # noqa: F401,F403
 from .random import *  # noqa: F401,F403
 from .grad import *  # noqa: F401,F403
 
-
-def learning_phase() -> int:
-    """1 while tracing a training graph, 0 otherwise."""
-    from ..ops.trace import active, current
-    return int(active() and current().training)
-
-
-def in_train_phase(x, alt, training=None):
-    """``x`` in training graphs, ``alt`` in inference graphs (decided when the graph is traced)."""
-    if training is None:
-        training = learning_phase()
-    chosen = x if training else alt
-    return chosen() if callable(chosen) else chosen
-
-
-def in_test_phase(x, alt, training=None):
-    return in_train_phase(alt, x, training)
+from .graph import *  # noqa: F401,F403
+from .graph import is_keras_tensor  # noqa: F401  (Keras 2's test, replacing math's)
+from .function import function  # noqa: F401

@@ -99,11 +99,6 @@ def shape(x):
     return apply("Shape", [x])
 
 
-def is_keras_tensor(x) -> bool:
-    from ..tensor import KerasTensor
-    return isinstance(x, KerasTensor)
-
-
 # ------------------------------------------------------------------------------------- arithmetic
 @symbolic
 def add(a, b):
@@ -643,4 +638,4 @@ def is_float(x) -> bool:
     return _v(x).dtype in FLOAT_DTYPES
 
 
-__all__ = ['abs', 'add', 'all', 'any', 'cumsum', 'argmax', 'batch_dot', 'batch_flatten', 'bias_add', 'cast', 'clip', 'concatenate', 'cos', 'divide', 'dot', 'dtype', 'elu', 'equal', 'erf', 'exp', 'expand_dims', 'flatten', 'gather', 'gelu', 'getitem', 'greater', 'greater_equal', 'hard_sigmoid', 'identity', 'int_shape', 'is_float', 'is_keras_tensor', 'l2_normalize', 'leaky_relu', 'less', 'less_equal', 'log', 'log_softmax', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'multiply', 'ndim', 'negative', 'not_equal', 'one_hot', 'ones_like', 'permute_dimensions', 'pow', 'prod', 'relu', 'relu6', 'repeat', 'repeat_elements', 'reshape', 'round', 'selu', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'softsign', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'subtract', 'sum', 'swish', 'switch', 'tanh', 'tile', 'transpose', 'var', 'where', 'zeros_like']
+__all__ = ['abs', 'add', 'all', 'any', 'cumsum', 'argmax', 'batch_dot', 'batch_flatten', 'bias_add', 'cast', 'clip', 'concatenate', 'cos', 'divide', 'dot', 'dtype', 'elu', 'equal', 'erf', 'exp', 'expand_dims', 'flatten', 'gather', 'gelu', 'getitem', 'greater', 'greater_equal', 'hard_sigmoid', 'identity', 'int_shape', 'is_float', 'l2_normalize', 'leaky_relu', 'less', 'less_equal', 'log', 'log_softmax', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'multiply', 'ndim', 'negative', 'not_equal', 'one_hot', 'ones_like', 'permute_dimensions', 'pow', 'prod', 'relu', 'relu6', 'repeat', 'repeat_elements', 'reshape', 'round', 'selu', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'softsign', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'subtract', 'sum', 'swish', 'switch', 'tanh', 'tile', 'transpose', 'var', 'where', 'zeros_like']

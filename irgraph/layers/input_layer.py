@@ -12,9 +12,12 @@ from .base import Layer, Node, _Slot
 
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None,
-                 input_shape=None, batch_input_shape=None, sparse=False, **kwargs):
+                 input_shape=None, batch_input_shape=None, sparse=False, input_tensor=None, **kwargs):
+        if input_tensor is not None:
+            self._init_from_tensor(input_tensor, name, dtype, kwargs)
+            return
         shape = shape if shape is not None else input_shape
-        batch_shape = batch_shape or batch_input_shape
+        batch_shape = batch_shape if batch_shape is not None else batch_input_shape
         if batch_shape is None:
             if shape is None:
                 raise ValueError("Input needs a shape (without the batch axis) or a batch_shape")
@@ -47,6 +50,19 @@ class InputLayer(Layer):
         tensor = KerasTensor(batch_shape, np.dtype(self.dtype).name, name=self.name, history=(self, 0, 0))
         self._inbound_nodes.append(Node(self, ((), (), {}), [], [tensor], _Slot(0)))
 
+    def _init_from_tensor(self, tensor, name, dtype, kwargs) -> None:
+        """Keras 2's ``InputLayer(input_tensor=t)``: an input whose value is ``t``'s. The call node
+        reads ``t`` (a model built from the output starts at it; a K.function walks through it)."""
+        source = _as_functional(tensor)
+        if dtype is not None and np.dtype(dtype).name != source.dtype:
+            raise TypeError(f"Input(tensor=...): the tensor has dtype {source.dtype}, not the dtype={dtype!r} given")
+        super().__init__(name=name, dtype=source.dtype, **kwargs)
+        self._batch_input_shape = tuple(source.shape)
+        self.built = True
+        self.is_placeholder = False
+        out = KerasTensor(source.shape, source.dtype, name=self.name, history=(self, 0, 0))
+        self._inbound_nodes.append(Node(self, (_Slot(0), (), {}), [source], [out], _Slot(0)))
+
     def _default_name(self) -> str:
         return "input_layer"
 
@@ -63,3 +79,19 @@ class InputLayer(Layer):
 
     def get_config(self) -> dict:
         return {"batch_shape": self._batch_input_shape, "dtype": self.dtype, "name": self.name}
+
+
+def _as_functional(tensor) -> KerasTensor:
+    """A functional tensor for ``Input(tensor=...)``: the tensor itself, a layer weight's tensor, or
+    a constant for an array."""
+    from ..variables import Variable
+    if isinstance(tensor, KerasTensor):
+        return tensor
+    if isinstance(tensor, Variable):
+        from ..backend.graph import variable_tensor
+        return variable_tensor(tensor)
+    if isinstance(tensor, (np.ndarray, numbers.Number, list, tuple)):
+        from ..backend.graph import constant
+        return constant(tensor)
+    raise TypeError(f"Input(tensor=...) needs a tensor (a placeholder, variable, functional tensor or array), "
+                    f"got {type(tensor).__name__}")

@@ -1,0 +1,333 @@
+"""Keras 2's graph-mode backend: K.placeholder, K.variable, K.function, K.gradients, updates,
+the learning phase, Input(tensor=...), against numpy, float64 finite differences and PyTorch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import irgraph
+from irgraph import backend as K
+from irgraph import layers as L
+from irgraph.models import Model
+
+
+@pytest.fixture(autouse=True)
+def _phase_reset():
+    K.clear_session()
+    yield
+    K.clear_session()
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+# ----------------------------------------------------------------------------- basics
+def test_placeholder_variable_function_basics():
+    x = K.placeholder(shape=(None, 3), name="x")
+    v = K.variable(np.array([1.0, 2.0, 3.0]), name="w")
+    assert K.int_shape(x) == (None, 3) and K.int_shape(v) == (3,) and v.dtype == "float32"
+    assert K.is_placeholder(x) and not K.is_placeholder(v)
+    assert not K.is_keras_tensor(x) and not K.is_keras_tensor(v) and not K.is_keras_tensor(x * v)
+    assert K.is_keras_tensor(irgraph.Input(shape=(3,)))
+    assert K.count_params(v) == 3
+    y = K.sum(x * v, axis=1)
+    f = K.function([x], [y, K.square(v)])
+    a = rand(4, 3)
+    out = f([a])
+    assert isinstance(out, list) and len(out) == 2
+    np.testing.assert_allclose(out[0], (a * [1, 2, 3]).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(out[1], [1, 4, 9])
+    assert K.placeholder(ndim=2).shape == (None, None)
+
+
+def test_eval_constant_and_values():
+    v = K.variable([[1.0, 2.0]])
+    c = K.constant(3.0, shape=(1, 2))
+    np.testing.assert_allclose(K.eval(v * c + 1), [[4, 7]])
+    np.testing.assert_allclose(K.eval(v), [[1, 2]])
+    K.batch_set_value([(v, [[5.0, 6.0]])])
+    assert [a.tolist() for a in K.batch_get_value([v])] == [[[5.0, 6.0]]]
+    np.testing.assert_allclose(K.eval(K.zeros((2, 2)) + K.ones((2, 2)) + K.eye(2)), [[2, 1], [1, 2]])
+
+
+def test_set_value_is_seen_by_an_existing_function():
+    x = K.placeholder(shape=(None, 2))
+    v = K.variable(np.ones(2))
+    dense = L.Dense(1, use_bias=False)
+    out = dense(x * v)
+    f = K.function([x], [out])
+    a = rand(3, 2)
+    w = dense.get_weights()[0]
+    np.testing.assert_allclose(f([a])[0], a @ w, rtol=1e-5)
+    K.set_value(v, [2.0, -1.0])
+    np.testing.assert_allclose(f([a])[0], (a * [2, -1]) @ w, rtol=1e-5)
+    dense.set_weights([np.ones_like(w)])  # a layer weight (an initializer of the session)
+    np.testing.assert_allclose(f([a])[0], (a * [2, -1]).sum(1, keepdims=True), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- updates
+def test_updates_after_outputs_from_old_values():
+    v = K.variable(1.0)
+    u = K.variable(10.0)
+    x = K.placeholder(shape=())
+    f = K.function([x], [v * 1, u * 1], updates=[(v, v + x), K.update(u, v * 100)])
+    out = f([np.float32(2.0)])
+    assert [float(o) for o in out] == [1.0, 10.0]  # outputs computed before the updates
+    assert float(K.get_value(v)) == 3.0
+    assert float(K.get_value(u)) == 100.0  # computed from v before the call
+    out = f([np.float32(2.0)])
+    assert [float(o) for o in out] == [3.0, 100.0]
+
+
+def test_several_updates_of_one_variable():
+    v = K.variable(1.0)
+    f = K.function([], [v * 1], updates=[K.update_add(v, 2.0), K.update_add(v, 3.0), K.update_sub(v, 1.0)])
+    f([])
+    assert float(K.get_value(v)) == 5.0
+    w = K.variable(1.0)
+    g = K.function([], [], updates=[K.update(w, w * 10), K.update_add(w, 1.0)])
+    g([])
+    assert float(K.get_value(w)) == 11.0
+    m = K.variable([0.0, 10.0])
+    h = K.function([], [], updates=[K.moving_average_update(m, K.constant([10.0, 0.0]), 0.9)])
+    h([])
+    np.testing.assert_allclose(K.get_value(m), [1.0, 9.0], rtol=1e-6)
+
+
+def test_updates_train_a_model_weight():
+    x = K.placeholder(shape=(None, 2))
+    dense = L.Dense(1)
+    y = dense(x)
+    loss = K.mean(K.square(y - 1.0))
+    grads = K.gradients(loss, dense.trainable_weights)
+    f = K.function([x], [loss], updates=[(p, p - 0.1 * g) for p, g in zip(dense.trainable_weights, grads)])
+    a = rand(8, 2)
+    losses = [float(f([a])[0]) for _ in range(20)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# ----------------------------------------------------------------------------- learning phase
+def test_learning_phase_input_selects_dropout():
+    x = K.placeholder(shape=(None, 200))
+    y = L.Dropout(0.5)(x)
+    f = K.function([x, K.learning_phase()], [y])
+    a = np.ones((4, 200), "float32")
+    np.testing.assert_allclose(f([a, 0])[0], a)
+    train = f([a, 1])[0]
+    assert set(np.unique(train).tolist()) <= {0.0, 2.0} and 0.3 < (train == 0).mean() < 0.7
+    with pytest.raises(ValueError, match="learning phase"):
+        f([a, 3])
+
+
+def test_set_learning_phase_fixes_the_phase():
+    x = K.placeholder(shape=(None, 200))
+    y = L.Dropout(0.5)(x)
+    K.set_learning_phase(1)
+    assert K.learning_phase() == 1
+    train = K.function([x], [y])([np.ones((2, 200), "float32")])[0]
+    assert (train == 0).any()
+    K.set_learning_phase(0)
+    np.testing.assert_allclose(K.function([x], [y])([np.ones((2, 200), "float32")])[0], 1.0)
+
+
+# ----------------------------------------------------------------------------- gradients of a conv net
+def _conv_net():
+    inp = irgraph.Input(shape=(6, 6, 2), name="image")
+    h = L.Conv2D(4, (3, 3), padding="same", activation="relu", name="conv_a")(inp)
+    out = L.Conv2D(3, (3, 3), activation="tanh", name="conv_b")(h)
+    return Model(inp, out), inp, h, out
+
+
+def _np_conv(x, w, b, padding):
+    """float64 reference: NHWC x, (kh, kw, cin, cout) w."""
+    if padding == "same":
+        p = w.shape[0] // 2
+        x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    win = np.lib.stride_tricks.sliding_window_view(x, w.shape[:2], axis=(1, 2))  # N,H,W,C,kh,kw
+    return np.einsum("nhwcij,ijco->nhwo", win, w) + b
+
+
+def _np_forward(model, x):
+    (wa, ba), (wb, bb) = [[p.astype(np.float64) for p in model.get_layer(n).get_weights()]
+                          for n in ("conv_a", "conv_b")]
+    h = np.maximum(_np_conv(x, wa, ba, "same"), 0)
+    return np.tanh(_np_conv(h, wb, bb, "valid"))
+
+
+def _torch_net(model):
+    import torch
+    convs = []
+    for name, pad in (("conv_a", 1), ("conv_b", 0)):
+        w, b = model.get_layer(name).get_weights()
+        c = torch.nn.Conv2d(w.shape[2], w.shape[3], 3, padding=pad).double()
+        with torch.no_grad():
+            c.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1).astype(np.float64)))
+            c.bias.copy_(torch.from_numpy(b.astype(np.float64)))
+        convs.append(c)
+    return convs
+
+
+def test_gradient_of_activation_mean_wrt_image_vs_finite_differences_and_torch():
+    import torch
+    model, inp, _, out = _conv_net()
+    loss = K.mean(out[..., 1])
+    grad = K.gradients(loss, inp)[0]
+    f = K.function([inp], [loss, grad])
+    x = rand(2, 6, 6, 2, seed=3)
+    value, g = f([x])
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(value, _np_forward(model, x64)[..., 1].mean(), rtol=1e-5)
+    # float64 central differences of the numpy reference
+    fd = np.zeros_like(x64)
+    eps = 1e-6
+    for idx in np.ndindex(x.shape):
+        xp, xm = x64.copy(), x64.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        fd[idx] = (_np_forward(model, xp)[..., 1].mean() - _np_forward(model, xm)[..., 1].mean()) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-6)
+    # PyTorch autograd on the same weights
+    conv_a, conv_b = _torch_net(model)
+    xt = torch.from_numpy(x64.transpose(0, 3, 1, 2)).requires_grad_(True)
+    torch.tanh(conv_b(torch.relu(conv_a(xt))))[:, 1].mean().backward()
+    np.testing.assert_allclose(g, xt.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_wrt_intermediate_tensor_vs_torch():
+    import torch
+    model, inp, h, out = _conv_net()
+    loss = K.sum(K.square(out))
+    g_h, g_x = K.gradients(loss, [h, inp])
+    f = K.function([inp], [h, g_h, g_x])
+    x = rand(1, 6, 6, 2, seed=4)
+    h_val, gh, gx = f([x])
+    _, conv_b = _torch_net(model)
+    ht = torch.from_numpy(h_val.astype(np.float64).transpose(0, 3, 1, 2)).requires_grad_(True)
+    torch.tanh(conv_b(ht)).square().sum().backward()
+    np.testing.assert_allclose(gh, ht.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-5)
+    assert gx.shape == x.shape and np.abs(gx).sum() > 0
+
+
+def test_gradients_none_for_unrelated_and_non_scalar_loss_summed():
+    x = K.placeholder(shape=(None, 3))
+    other = K.placeholder(shape=(None, 3))
+    v = K.variable(np.ones(3))
+    unused = K.variable(np.ones(3))
+    y = x * v * 2.0  # non-scalar: summed, as TensorFlow does
+    gv, gu, go = K.gradients(y, [v, unused, other])
+    assert gu is None and go is None
+    a = rand(5, 3)
+    np.testing.assert_allclose(K.function([x], [gv])([a])[0], 2 * a.sum(0), rtol=1e-5)
+    assert K.gradients(y, [L.Dense(2)(other)]) == [None]
+
+
+def test_stop_gradient():
+    x = K.placeholder(shape=(None, 2))
+    loss = K.sum(x * K.stop_gradient(x))
+    g = K.gradients(loss, x)[0]
+    a = rand(3, 2)
+    np.testing.assert_allclose(K.function([x], [g])([a])[0], a, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- models on backend tensors
+def test_model_called_on_concatenation_of_variables_and_placeholder():
+    model, _, _, _ = _conv_net()
+    content = K.variable(rand(1, 6, 6, 2, seed=5))
+    style = K.variable(rand(1, 6, 6, 2, seed=6))
+    comb = K.placeholder(shape=(1, 6, 6, 2))
+    batch = K.concatenate([content, style, comb], axis=0)
+    out = model(batch)
+    x = rand(1, 6, 6, 2, seed=7)
+    got = K.function([comb], [out])([x])[0]
+    ref = model.predict(np.concatenate([K.get_value(content), K.get_value(style), x]), verbose=0)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_input_tensor_the_way_applications_build_models():
+    content = K.variable(rand(1, 6, 6, 2, seed=5))
+    comb = K.placeholder(shape=(1, 6, 6, 2))
+    input_tensor = K.concatenate([content, comb], axis=0)
+    assert not K.is_keras_tensor(input_tensor)
+    img_input = irgraph.Input(tensor=input_tensor, shape=(None, None, 2))
+    assert K.is_keras_tensor(img_input) and img_input.shape == (2, 6, 6, 2)
+    x = L.Conv2D(3, (3, 3), name="block1_conv1")(img_input)
+    model = Model(img_input, x, name="app")
+    assert [lyr.name for lyr in model.layers][1:] == ["block1_conv1"]
+    assert model.count_params() == 3 * 3 * 2 * 3 + 3
+    a = rand(1, 6, 6, 2, seed=8)
+    loss = K.mean(model.output)
+    grad = K.gradients(loss, comb)[0]
+    f = K.function([comb], [model.output, grad])
+    out, g = f([a])
+    batch = np.concatenate([K.get_value(content), a])
+    np.testing.assert_allclose(out, model.predict(batch, verbose=0), rtol=1e-5, atol=1e-6)
+    assert g.shape == (1, 6, 6, 2) and np.abs(g).sum() > 0
+    # a model input: the model's own graph starts at it
+    np.testing.assert_allclose(K.function([img_input], [x])([batch])[0], out, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_function_input_errors():
+    x = K.placeholder(shape=(None, 3), name="pixels")
+    y = K.placeholder(shape=(None, 3), name="labels")
+    f = K.function([x], [x * 2])
+    with pytest.raises(ValueError, match=r"expects 1 input\(s\) \(pixels\), got 2"):
+        f([rand(2, 3), rand(2, 3)])
+    with pytest.raises(ValueError, match=r"input 'pixels' expects shape \(None, 3\)"):
+        f([rand(2, 4)])
+    with pytest.raises(TypeError, match="input 'pixels' expects float32"):
+        f([np.array([["a", "b", "c"]])])
+    with pytest.raises(ValueError, match="output 0 .* depends on placeholder 'labels'.*not among the inputs"):
+        K.function([x], [x + y])
+    with pytest.raises(TypeError, match="outputs\\[1\\] is None.*K.gradients returns None"):
+        K.function([x], [x, K.gradients(K.sum(x), y)[0]])
+    with pytest.raises(ValueError, match="variable 'v' has shape \\(3,\\); its new value has shape \\(4,\\)"):
+        K.function([x], [x], updates=[(K.variable(np.ones(3), name="v"), K.constant(np.ones(4)))])
+
+
+# ----------------------------------------------------------------------------- generative programs
+def test_deep_dream_like_gradient_ascent_raises_the_loss():
+    model, inp, h, out = _conv_net()
+    loss = K.mean(K.square(h[:, 1:-1, 1:-1, :])) + K.mean(out)
+    grads = K.gradients(loss, inp)[0]
+    grads = grads / (K.sqrt(K.mean(K.square(grads))) + 1e-5)
+    f = K.function([inp], [loss, grads])
+    x = rand(1, 6, 6, 2, seed=9)
+    first, _ = f([x])
+    for _ in range(5):
+        value, g = f([x])
+        x = x + 0.05 * g
+    assert f([x])[0] > first + 1e-3
+
+
+def _gram(x):
+    features = K.batch_flatten(K.permute_dimensions(x, (2, 0, 1)))
+    return K.dot(features, K.transpose(features))
+
+
+def test_style_transfer_like_loss_lowered_by_lbfgs():
+    from scipy.optimize import fmin_l_bfgs_b
+    rows = cols = 6
+    model, _, _, _ = _conv_net()
+    content = K.variable(rand(1, rows, cols, 2, seed=10))
+    style = K.variable(rand(1, rows, cols, 2, seed=11))
+    comb = K.placeholder((1, rows, cols, 2))
+    feats = model(K.concatenate([content, style, comb], axis=0))
+    content_loss = K.sum(K.square(feats[2] - feats[0]))
+    style_loss = K.sum(K.square(_gram(feats[1]) - _gram(feats[2]))) / (4.0 * 9 * 16 ** 2)
+    a = K.square(comb[:, :rows - 1, :cols - 1, :] - comb[:, 1:, :cols - 1, :])
+    b = K.square(comb[:, :rows - 1, :cols - 1, :] - comb[:, :rows - 1, 1:, :])
+    tv = K.sum(K.pow(a + b, 1.25))
+    loss = content_loss + style_loss + 0.01 * tv
+    grads = K.gradients(loss, comb)
+    f = K.function([comb], [loss] + grads)
+
+    def loss_and_grads(flat):
+        value, g = f([flat.reshape(1, rows, cols, 2).astype("float32")])
+        return float(value), g.reshape(-1).astype("float64")
+
+    x0 = rand(1, rows, cols, 2, seed=12).reshape(-1).astype("float64")
+    start = loss_and_grads(x0)[0]
+    x, end, _ = fmin_l_bfgs_b(loss_and_grads, x0, maxfun=20)
+    assert end < 0.7 * start
