@@ -1,0 +1,139 @@
+"""Seed 004's generative programs (examples/deep_dream.py, examples/style_transfer.py) run offline at
+32 x 32 with random VGG16 weights and write their images; deep dream's loss rises over its steps,
+style transfer's falls over the seed's gradient steps and over L-BFGS rounds."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("PIL")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZE = "32"
+
+
+def _run(script, tmp_path, *args, timeout=300):
+    out = tmp_path / "out"
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"),  # no local imagenet file: random weights
+               MPLCONFIGDIR=str(tmp_path / "mpl"))
+    env.pop("MPLBACKEND", None)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "examples", script), "--size", SIZE,
+                           "--data-dir", str(tmp_path / "no_data"), "--out", str(out), *args],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout, out
+
+
+def _image(path):
+    from irgraph.utils import img_to_array, load_img
+    return img_to_array(load_img(path))
+
+
+def _dream_losses(stdout):
+    losses = {}
+    for layer, step, value in re.findall(r"^(block\d_pool) step (\d): loss (\S+)$", stdout, re.M):
+        losses.setdefault(layer, []).append(float(value))
+    return losses
+
+
+def test_deep_dream_runs_and_climbs(tmp_path):
+    stdout, out = _run("deep_dream.py", tmp_path, "--weights", "auto")
+    assert "VGG16 gets random weights" in stdout  # --weights auto without Keras's file
+    assert "a synthetic 32x32 cat picture" in stdout
+    losses = _dream_losses(stdout)
+    assert list(losses) == [f"block{i}_pool" for i in range(1, 6)], stdout
+    for layer, values in losses.items():
+        assert len(values) == 3
+        assert values[0] < values[1] < values[2], (layer, values)  # gradient ascent on the mean activation
+    original = _image(out / "data" / "cat.jpg")
+    assert original.shape == (32, 32, 3)
+    for i in range(1, 6):
+        assert (out / f"block{i}_pool.png").stat().st_size > 0  # the seed's figure
+        steps = [_image(out / f"block{i}_pool_step{s}.png") for s in range(3)]
+        assert all(s.shape == (32, 32, 3) for s in steps)
+        # each step moves the image further from the original
+        dist = [np.abs(s - original).mean() for s in steps]
+        assert dist[0] < dist[2], (i, dist)
+    assert (out / "input.png").exists()
+
+
+def test_deep_dream_noise_and_single_filter(tmp_path):
+    """The seed's last experiment: the noise image and the loss of filter 24 alone (a non-scalar loss,
+    differentiated as its sum, as tf.gradients does)."""
+    stdout, out = _run("deep_dream.py", tmp_path, "--weights", "none", "--noise", "--elephant", "--no-figures")
+    losses = _dream_losses(stdout)
+    assert len(losses) == 5
+    for layer, values in losses.items():
+        assert values[0] < values[2], (layer, values)
+    assert not (out / "input_noise.png").exists() and not (out / "block1_pool.png").exists()  # --no-figures
+    noise = _image(out / "block1_pool_step0.png")
+    assert noise.shape == (32, 32, 3)
+
+
+def test_style_transfer_runs_and_descends(tmp_path):
+    stdout, out = _run("style_transfer.py", tmp_path, "--weights", "none", "--lbfgs", "1", "--no-figures")
+    seed_losses = [float(v) for v in re.findall(r"^loss (\S+)$", stdout, re.M)]
+    assert len(seed_losses) == 5, stdout  # NUM_ITERATIONS = 5
+    assert all(b < a for a, b in zip(seed_losses, seed_losses[1:])), seed_losses  # gradient descent
+    start = float(re.search(r"^L-BFGS start: loss (\S+)$", stdout, re.M).group(1))
+    rounds = [float(v) for v in re.findall(r"^L-BFGS round 1/1: loss (\S+)$", stdout, re.M)]
+    assert len(rounds) == 1
+    assert start < seed_losses[-1]  # the seed's 5th step lowered it again
+    assert rounds[0] < 0.9 * start, (start, rounds)  # 20 evaluations of f
+    assert not (out / "content_style.png").exists()  # --no-figures
+    for name in ["epoch%d.png" % i for i in range(1, 6)] + ["lbfgs1.png"]:
+        assert _image(out / name).shape == (32, 32, 3)
+    content = _image(out / "data" / "cat.jpg")
+    # the seed's five small steps stay close to the content image; L-BFGS moves it
+    assert np.abs(_image(out / "epoch5.png") - content).mean() < np.abs(_image(out / "lbfgs1.png") - content).mean()
+
+
+def _generative_inputs():
+    sys.path.insert(0, os.path.join(ROOT, "examples"))
+    try:
+        import generative_inputs
+    finally:
+        sys.path.pop(0)
+    return generative_inputs
+
+
+def test_local_images_are_used_resized(tmp_path):
+    """Images in --data-dir are read (resized to --size with load_img, or copied) instead of drawn."""
+    from irgraph.utils import save_img
+    gi = _generative_inputs()
+    data = tmp_path / "data"
+    data.mkdir()
+    cat = np.random.default_rng(0).integers(0, 256, (48, 40, 3)).astype("uint8")
+    save_img(data / "cat.png", cat, scale=False)
+    files = {"cat.png": "cat", "style.jpg": "painting"}
+    # all there, no size: the folder itself
+    assert gi.prepare_images({"cat.png": "cat"}, str(data), str(tmp_path / "o1")) == str(data)
+    # one missing: a folder with a copy of the one and a synthetic other
+    folder = gi.prepare_images(files, str(data), str(tmp_path / "o2"), synthetic_size=24)
+    np.testing.assert_array_equal(_image(os.path.join(folder, "cat.png")), cat)
+    assert _image(os.path.join(folder, "style.jpg")).shape == (24, 24, 3)
+    # a size: resized copies
+    folder = gi.prepare_images(files, str(data), str(tmp_path / "o3"), size=16)
+    assert _image(os.path.join(folder, "cat.png")).shape == (16, 16, 3)
+    assert _image(os.path.join(folder, "style.jpg")).shape == (16, 16, 3)
+
+
+def test_weights_switch(tmp_path, monkeypatch):
+    gi = _generative_inputs()
+    home = tmp_path / "kh"
+    (home / "models").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    assert gi.choose_weights("none") is None
+    assert gi.choose_weights("imagenet") == "imagenet"
+    assert gi.choose_weights("auto") is None
+    (home / "models" / gi.VGG16_NOTOP_FILE).write_bytes(b"")
+    assert gi.choose_weights("auto") == "imagenet"
+    path = tmp_path / "w.h5"
+    path.write_bytes(b"")
+    assert gi.choose_weights(str(path)) == str(path)
+    with pytest.raises(SystemExit, match="no file"):
+        gi.choose_weights(str(tmp_path / "missing.h5"))
