@@ -331,3 +331,116 @@ def test_style_transfer_like_loss_lowered_by_lbfgs():
     start = loss_and_grads(x0)[0]
     x, end, _ = fmin_l_bfgs_b(loss_and_grads, x0, maxfun=20)
     assert end < 0.7 * start
+
+
+# ----------------------------------------------------------------------------- more Keras 2 patterns
+def test_learning_phase_selects_batch_normalization_statistics():
+    x = K.placeholder(shape=(None, 3))
+    y = L.BatchNormalization(epsilon=1e-3)(x)
+    f = K.function([x, K.learning_phase()], [y])
+    a = rand(16, 3) * 3 + 5
+    np.testing.assert_allclose(f([a, 0])[0], a / np.sqrt(1 + 1e-3), rtol=1e-5)  # moving stats: 0 and 1
+    train = f([a, 1])[0]
+    np.testing.assert_allclose(train, (a - a.mean(0)) / np.sqrt(a.var(0) + 1e-3), rtol=1e-4, atol=1e-4)
+
+
+def test_keras2_deep_dream_loss_accumulated_into_a_variable():
+    model, inp, h, out = _conv_net()
+    layer_dict = {layer.name: layer for layer in model.layers}
+    loss = K.variable(0.0)
+    for name, coeff in (("conv_a", 0.5), ("conv_b", 2.0)):
+        x = layer_dict[name].output
+        scaling = K.prod(K.cast(K.shape(x), "float32"))
+        loss += coeff * K.sum(K.square(x[:, 1:-1, 1:-1, :])) / scaling
+    grads = K.gradients(loss, model.input)[0]
+    grads /= K.maximum(K.mean(K.abs(grads)), K.epsilon())
+    f = K.function([model.input], [loss, grads])
+    x = rand(1, 6, 6, 2, seed=13)
+    value, g = f([x])
+    h_val, o_val = K.function([inp], [h, out])([x])
+    expect = 0.5 * np.sum(h_val[:, 1:-1, 1:-1] ** 2) / h_val.size + 2.0 * np.sum(o_val[:, 1:-1, 1:-1] ** 2) / o_val.size
+    np.testing.assert_allclose(value, expect, rtol=1e-5)
+    np.testing.assert_allclose(np.mean(np.abs(g)), 1.0, rtol=1e-4)
+
+
+def test_function_fed_at_an_intermediate_tensor():
+    model, inp, h, out = _conv_net()
+    f = K.function([h], [out])
+    hv = np.abs(rand(2, 6, 6, 4, seed=14))
+    full = K.function([inp], [h, out])
+    x = rand(2, 6, 6, 2, seed=15)
+    h_val, o_val = full([x])
+    np.testing.assert_allclose(f([h_val])[0], o_val, rtol=1e-5, atol=1e-6)
+    assert f([hv])[0].shape == (2, 4, 4, 3)
+
+
+def test_gradients_wrt_layer_weights_vs_torch():
+    import torch
+    model, inp, _, out = _conv_net()
+    loss = K.mean(K.square(out))
+    conv_b = model.get_layer("conv_b")
+    gk, gb = K.gradients(loss, conv_b.trainable_weights)
+    x = rand(2, 6, 6, 2, seed=16)
+    gk_val, gb_val = K.function([inp], [gk, gb])([x])
+    conv_a_t, conv_b_t = _torch_net(model)
+    xt = torch.from_numpy(x.astype(np.float64).transpose(0, 3, 1, 2))
+    torch.tanh(conv_b_t(torch.relu(conv_a_t(xt)))).square().mean().backward()
+    np.testing.assert_allclose(gk_val, conv_b_t.weight.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(gb_val, conv_b_t.bias.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_cumulative_ranges_and_loops():
+    import torch
+    x = K.placeholder(shape=(None, 4))
+    a = rand(3, 4, seed=17)
+    a[1, 2] = 0.0  # a zero: exact products, finite gradients
+    g = K.gradients(K.sum(K.cumprod(x, axis=1)), x)[0]
+    cp, cs, g_val = K.function([x], [K.cumprod(x, axis=1), K.cumsum(x, axis=1), g])([a])
+    np.testing.assert_allclose(cp, np.cumprod(a, 1), rtol=1e-6)
+    np.testing.assert_allclose(cs, np.cumsum(a, 1), rtol=1e-6)
+    t = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    torch.cumprod(t, 1).sum().backward()
+    np.testing.assert_allclose(g_val, t.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(K.eval(K.arange(2, 8, 2)), [2, 4, 6])
+    assert K.eval(K.arange(3)).dtype == np.int32
+    seq = K.constant(np.arange(4.0))
+    np.testing.assert_allclose(K.eval(K.map_fn(lambda e: e * 2, seq)), [0, 2, 4, 6])
+    assert float(K.eval(K.foldl(lambda acc, e: acc * 10 + e, seq))) == 123.0
+    assert float(K.eval(K.foldr(lambda acc, e: acc * 10 + e, seq))) == 3210.0
+    assert K.eval(K.any(K.constant([0.0, 1.0]))) and not K.eval(K.all(K.constant([0.0, 1.0])))
+    with pytest.raises(ValueError, match="map_fn needs a static length"):
+        K.map_fn(lambda e: e, x)
+
+
+def test_random_tensors_fresh_at_each_call():
+    f = K.function([], [K.random_normal((4000,), mean=1.0, stddev=2.0), K.random_uniform((1000,), 2.0, 3.0),
+                        K.random_binomial((4000,), p=0.25)])
+    normal, uniform, binom = f([])
+    assert abs(normal.mean() - 1.0) < 0.15 and abs(normal.std() - 2.0) < 0.15
+    assert uniform.min() >= 2.0 and uniform.max() < 3.0
+    assert set(np.unique(binom).tolist()) <= {0.0, 1.0} and abs(binom.mean() - 0.25) < 0.05
+    assert not np.array_equal(f([])[0], normal)
+    # inside a traced Lambda, with a shape from the batch (the VAE sampling pattern)
+    z = irgraph.Input(shape=(3,))
+    noisy = L.Lambda(lambda t: t + K.random_normal(shape=(K.shape(t)[0], 3), stddev=0.0))(z)
+    np.testing.assert_allclose(Model(z, noisy).predict(np.ones((5, 3), "float32"), verbose=0), 1.0)
+
+
+def test_crossentropies_keras2_signatures():
+    t = K.placeholder(shape=(None, 3))
+    p = K.placeholder(shape=(None, 3))
+    labels = K.placeholder(shape=(None,), dtype="int32")
+    f = K.function([t, p, labels], [K.binary_crossentropy(t, p), K.binary_crossentropy(t, p, from_logits=True),
+                                    K.categorical_crossentropy(t, p),
+                                    K.categorical_crossentropy(t, p, from_logits=True),
+                                    K.sparse_categorical_crossentropy(labels, p)])
+    tv = np.array([[0, 1, 0], [1, 0, 0]], "float32")
+    pv = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], "float32")
+    lv = np.array([1, 0], "int32")
+    bce, bce_logits, cce, cce_logits, scce = f([tv, pv, lv])
+    np.testing.assert_allclose(bce, -(tv * np.log(pv) + (1 - tv) * np.log(1 - pv)), rtol=1e-5)
+    sig = 1 / (1 + np.exp(-pv))
+    np.testing.assert_allclose(bce_logits, -(tv * np.log(sig) + (1 - tv) * np.log(1 - sig)), rtol=1e-5)
+    np.testing.assert_allclose(cce, -np.log([0.5, 0.6]), rtol=1e-5)
+    np.testing.assert_allclose(cce_logits, -np.log(np.exp(pv[[0, 1], [1, 0]]) / np.exp(pv).sum(1)), rtol=1e-5)
+    np.testing.assert_allclose(scce, -np.log([0.5, 0.6]), rtol=1e-5)

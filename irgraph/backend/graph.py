@@ -8,7 +8,8 @@ shape inference, autodiff, emission) handles it:
   placeholder;
 * ``K.variable`` is a `VariableTensor`: a weight-store `Variable` (one owner of its value) that is
   also the output tensor of a `VariableLayer`, a call with no inputs that traces to the weight node;
-* ``K.constant`` outside a trace is the output of a `ConstantLayer` (a constant node when lowered);
+* ``K.constant`` (and ``K.arange``, ``K.random_*``) outside a trace is the output of a
+  `SourceLayer`, a call with no inputs traced when lowered;
 * ``K.gradients`` on functional tensors records a `GradientsLayer` call that reads the loss and the
   tensors it differentiates against; lowered, it calls `passes.autodiff.gradients` on the Values
   those tensors already have in the traced graph, so the forward is traced once and shared with
@@ -210,24 +211,39 @@ def random_normal_variable(shape, mean, scale, dtype=None, name=None, seed=None)
 
 
 # ------------------------------------------------------------------------------- constants
-class ConstantLayer(Layer):
-    """A call with no inputs whose output is a constant array (``K.constant`` outside a trace)."""
+class SourceLayer(Layer):
+    """A call with no inputs whose output is what ``fn()`` traces to: ``K.constant``, ``K.arange``
+    or ``K.random_normal`` called outside a trace with no functional tensor to start from."""
 
     _drops_masks_silently = True
 
-    def __init__(self, value: np.ndarray, name=None):
-        super().__init__(name=name or config.unique_name("constant"))
-        self.value = value
+    def __init__(self, fn, spec, name=None):
+        super().__init__(name=name)
+        self.fn = fn
         self.built = True
-        out = KerasTensor(value.shape, value.dtype.name, name=self.name, history=(self, 0, 0))
+        out = KerasTensor(tuple(d if isinstance(d, int) else None for d in spec.shape), spec.dtype,
+                          name=self.name, history=(self, 0, 0))
         self._inbound_nodes.append(Node(self, ((), (), {}), [], [out], _Slot(0)))
 
     def call(self, inputs=None):
-        return trace_constant(self.value)
+        return self.fn()
 
     @property
     def output(self):
         return self._inbound_nodes[0].output_tensors[0]
+
+    def get_config(self) -> dict:
+        raise TypeError(f"a model reading the backend tensor '{self.name}' cannot be saved as a config")
+
+
+def source_tensor(fn, base_name: str, name=None) -> KerasTensor:
+    """A functional tensor computed by ``fn`` (backend calls, no inputs): traced once now in a
+    scratch graph for its shape and dtype, again when a K.function or model is lowered."""
+    from ..ir import Graph
+    from ..ops.trace import tracing
+    with tracing(Graph("scratch")):
+        spec = to_value(fn()).spec
+    return SourceLayer(fn, spec, name or config.unique_name(base_name)).output
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -238,7 +254,7 @@ def constant(value, dtype=None, shape=None, name=None):
         arr = np.broadcast_to(arr, tuple(shape)).copy() if arr.size == 1 else arr.reshape(tuple(shape))
     if active():
         return trace_constant(arr)
-    return ConstantLayer(arr, name).output
+    return source_tensor(lambda: trace_constant(arr), "constant", name)
 
 
 def is_keras_tensor(x) -> bool:
@@ -255,7 +271,7 @@ def is_keras_tensor(x) -> bool:
             continue
         seen.add(id(t))
         layer = t._keras_history[0]
-        if isinstance(layer, (VariableLayer, ConstantLayer)) or getattr(layer, "is_backend_placeholder", False):
+        if isinstance(layer, (VariableLayer, SourceLayer)) or getattr(layer, "is_backend_placeholder", False):
             continue
         if not isinstance(layer, OpLayer):
             return True
