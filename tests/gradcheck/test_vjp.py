@@ -285,7 +285,7 @@ CASES += [
 
 # ops whose rule returns no gradient (indices, booleans, shapes, random draws)
 NON_DIFFERENTIABLE = {"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Not",
-                      "Shape", "ArgMax", "Range", "RandomUniformLike"}
+                      "Shape", "ArgMax", "Range", "RandomUniformLike", "StopGradient"}
 # the scan primitives of recurrent backpropagation: they only appear inside the VJPs of LSTM, GRU
 # and RNN (checked by every case of test_recurrent_vjp) and have no gradient of their own
 BACKWARD_ONLY = {"LSTMCellScan", "LSTMBackwardScan", "GRUBackwardScan", "RNNBackwardScan"}
@@ -348,6 +348,7 @@ NO_GRAD_PROBES = {
     "ArgMax": lambda x, y: apply("ArgMax", [x], axis=1),
     "Range": lambda x, y: apply("Range", [c(0.0, x), c(4.0, x), c(1.0, x)], length=4),
     "RandomUniformLike": lambda x, y: apply("RandomUniformLike", [x], seed=1.0),
+    "StopGradient": lambda x, y: apply("StopGradient", [x]),  # K.stop_gradient: no gradient by definition
 }
 
 
