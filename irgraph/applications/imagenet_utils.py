@@ -205,17 +205,31 @@ def source_inputs(tensor) -> list:
     return out
 
 
+def _is_layer_tensor(x) -> bool:
+    """Keras 2's ``is_keras_tensor``: the output of an Input or of a layer, not of a backend op (a
+    ``K.variable``, a constant, ``K.concatenate(...)``), which Keras 2 wrapped with ``Input(tensor=)``."""
+    from ..backend.graph import SourceLayer, VariableLayer
+    from ..layers.core import OpLayer
+    from ..tensor import KerasTensor
+    from ..variables import Variable
+    if not isinstance(x, KerasTensor) or isinstance(x, Variable) or x._keras_history is None:
+        return False
+    return not isinstance(x._keras_history[0], (OpLayer, SourceLayer, VariableLayer))
+
+
 def image_input(input_tensor, input_shape):
-    """``(tensor the model's first layer reads, the model's inputs)`` for ``input_tensor=``:
-    a new ``Input(shape=input_shape)`` for None; a functional tensor as it is (the model's inputs
-    are then the Inputs it comes from, so the application extends that graph); anything else (a
-    ``K.placeholder``, a ``K.variable`` or an expression of them) through
-    ``Input(tensor=input_tensor, shape=input_shape)``, as Keras does."""
+    """``(tensor the model's first layer reads, the model's inputs)`` for ``input_tensor=``, as
+    Keras does: a new ``Input(shape=input_shape)`` for None; an Input, a ``K.placeholder`` or a
+    layer's output as it is (the model's inputs are then the Inputs it comes from, so the
+    application extends that graph); a backend tensor (a ``K.variable``, or an expression such as
+    ``K.concatenate([...])`` of variables and placeholders) through
+    ``Input(tensor=input_tensor, shape=input_shape)``, which becomes the model's input and, in a
+    ``K.function``, takes the tensor's value."""
     from ..tensor import Input
     if input_tensor is None:
         x = Input(shape=input_shape)
         return x, x
-    x = input_tensor if K.is_keras_tensor(input_tensor) else Input(tensor=input_tensor, shape=input_shape)
+    x = input_tensor if _is_layer_tensor(input_tensor) else Input(tensor=input_tensor, shape=input_shape)
     inputs = source_inputs(x)
     return x, (inputs[0] if len(inputs) == 1 else inputs)
 

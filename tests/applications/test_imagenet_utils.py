@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import irgraph
+from irgraph import backend as K
 from irgraph import layers
 from irgraph.applications import imagenet_utils as iu
 from irgraph.saving import ModelFileError
@@ -237,6 +238,32 @@ def test_input_tensor_extends_the_given_graph():
     scaled = layers.Lambda(lambda t: t * 2.0)(a)
     model = VGG16(include_top=False, weights=None, input_tensor=scaled)
     assert model.inputs == [a] and model.output.shape == (None, 1, 1, 512)
+
+
+def test_input_tensor_placeholder_is_the_model_input():
+    from irgraph.applications import VGG16
+    dream = K.placeholder((1, 32, 32, 3))
+    model = VGG16(include_top=False, weights=None, input_tensor=dream)
+    assert model.input is dream and model.layers[1].name == "block1_conv1"
+
+
+def test_input_tensor_expression_of_variables_and_placeholder_as_keras2():
+    """Style transfer's pattern: VGG19 on K.concatenate of two variables and a placeholder gets an
+    Input(tensor=...) as its input (Keras 2's model: InputLayer then block1_conv1), which a
+    K.function fed with the placeholder computes from the concatenation."""
+    from irgraph.applications import VGG19
+    rng = np.random.default_rng(0)
+    content, style, generated = (rng.uniform(0, 255, (1, 32, 32, 3)).astype("float32") for _ in range(3))
+    combination = K.placeholder((1, 32, 32, 3))
+    joined = K.concatenate([K.variable(content), K.variable(style), combination], axis=0)
+    model = VGG19(include_top=False, weights=None, input_tensor=joined)
+    assert model.input.shape == (3, 32, 32, 3) and model.input is not joined
+    assert [lyr.name for lyr in model.layers][1:3] == ["block1_conv1", "block1_conv2"]
+    assert model.count_params() == 20_024_384  # the variables are not the model's weights
+    features = K.function([combination], [model.get_layer("block4_conv2").output])([generated])[0]
+    expected = irgraph.Model(model.input, model.get_layer("block4_conv2").output).predict(
+        np.concatenate([content, style, generated]), verbose=0)
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
 # ---------------------------------------------------------------------------------- HDF5 reader
