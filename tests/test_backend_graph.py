@@ -129,6 +129,9 @@ def test_set_learning_phase_fixes_the_phase():
     assert (train == 0).any()
     K.set_learning_phase(0)
     np.testing.assert_allclose(K.function([x], [y])([np.ones((2, 200), "float32")])[0], 1.0)
+    # Keras 2 code passing K.learning_phase() (now the int 0) among the inputs still feeds the phase
+    f = K.function([x, K.learning_phase()], [y])
+    assert (f([np.ones((2, 200), "float32"), 1])[0] == 0).any()
 
 
 # ----------------------------------------------------------------------------- gradients of a conv net
@@ -284,6 +287,20 @@ def test_function_input_errors():
         K.function([x], [x, K.gradients(K.sum(x), y)[0]])
     with pytest.raises(ValueError, match="variable 'v' has shape \\(3,\\); its new value has shape \\(4,\\)"):
         K.function([x], [x], updates=[(K.variable(np.ones(3), name="v"), K.constant(np.ones(4)))])
+    ids = K.placeholder(shape=(None,), dtype="int32", name="ids")
+    with pytest.raises(TypeError, match="input 'ids' expects integer.*not whole numbers"):
+        K.function([ids], [ids * 2])([np.array([1.5])])
+    with pytest.raises(TypeError, match="loss 0 .* has dtype int32; a loss must be float"):
+        K.gradients(K.cast(x, "int32"), x)
+    with pytest.raises(TypeError, match=r"variables\[1\] is a str"):
+        K.gradients(K.sum(x), [x, "x"])
+    v = K.variable(np.ones(3), name="v3")
+    step = K.function([x], [], updates=[(v, K.sum(x, axis=1))])  # (None,): the batch must be 3
+    with pytest.raises(ValueError, match="update of variable 'v3' computed a value of shape \\(2,\\)"):
+        step([rand(2, 3)])
+    np.testing.assert_allclose(K.get_value(v), 1.0)  # nothing assigned
+    with pytest.raises(TypeError, match="takes a list of 2 arrays"):
+        K.function([x, y], [x + y])(rand(2, 3))
 
 
 # ----------------------------------------------------------------------------- generative programs

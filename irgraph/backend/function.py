@@ -191,7 +191,7 @@ class Function:
         self.phase_index = None
         data = []
         for i, t in enumerate(self.inputs):
-            if isinstance(t, LearningPhase):
+            if _is_learning_phase(t):
                 if self.phase_index is not None:
                     raise ValueError("K.function: the learning phase is given twice in the inputs")
                 self.phase_index = i
@@ -269,9 +269,7 @@ class Function:
 
     # ----------------------------------------------------------------------------- calling
     def __call__(self, inputs):
-        if isinstance(inputs, dict):
-            inputs = [inputs[t] if t in inputs else inputs.get(n) for t, n in zip(self.inputs, self._names())]
-        elif not isinstance(inputs, (list, tuple)):
+        if not isinstance(inputs, (list, tuple)):
             if len(self.inputs) != 1:
                 raise TypeError(f"K.function '{self.name}' takes a list of {len(self.inputs)} arrays "
                                 f"({', '.join(self._names())}), got a {type(inputs).__name__}")
@@ -307,8 +305,15 @@ class Function:
         values = iter(computed)
         pairs = []
         for var, value in self.updates:
-            new = next(values) if isinstance(value, KerasTensor) else _constant_update(var, value)
-            pairs.append((var, np.broadcast_to(new, var.shape)))
+            new = next(values) if isinstance(value, KerasTensor) else _constant_update(value)
+            if new.shape != tuple(var.shape):
+                try:
+                    new = np.broadcast_to(new, var.shape)
+                except ValueError:
+                    raise ValueError(f"K.function '{self.name}': the update of variable '{var.path}' computed a "
+                                     f"value of shape {new.shape}; the variable has shape {tuple(var.shape)}. "
+                                     "Nothing was assigned") from None
+            pairs.append((var, new))
         assign_all(pairs)
 
     def _names(self) -> list:
@@ -320,10 +325,15 @@ class Function:
         return self._session_for(self._phase if phase is None else phase).emitted.proto()
 
 
-def _constant_update(var, value):
+def _constant_update(value):
     if isinstance(value, Variable):
         return value.numpy()
     return np.asarray(value)
+
+
+def _is_learning_phase(t) -> bool:
+    """``K.learning_phase()``: the placeholder, or the 0 or 1 it is once `K.set_learning_phase` ran."""
+    return isinstance(t, LearningPhase) or (type(t) is int and t in (0, 1))
 
 
 def _phase_value(x) -> int:
@@ -350,14 +360,17 @@ def _input_name(t: KerasTensor, i: int) -> str:
     return f"input_{i}"
 
 
+_RESERVED_PREFIXES = ("output_", "update_", "variable/")  # the names of outputs and fed variables
+
+
 def _unique_names(names: list) -> list:
+    """Input names, each once and none like an output's or a fed variable's."""
     seen, out = set(), []
     for n in names:
-        name, k = n, 1
-        while name in seen or name.startswith(("output_", "update_", "variable/")):
-            name, k = f"{n}_{k}", k + 1
-            if k > 1000:
-                break
+        base = f"input_{n}" if n.startswith(_RESERVED_PREFIXES) else n
+        name, k = base, 1
+        while name in seen:
+            name, k = f"{base}_{k}", k + 1
         seen.add(name)
         out.append(name)
     return out
