@@ -461,3 +461,89 @@ def test_crossentropies_keras2_signatures():
     np.testing.assert_allclose(cce, -np.log([0.5, 0.6]), rtol=1e-5)
     np.testing.assert_allclose(cce_logits, -np.log(np.exp(pv[[0, 1], [1, 0]]) / np.exp(pv).sum(1)), rtol=1e-5)
     np.testing.assert_allclose(scce, -np.log([0.5, 0.6]), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- VGG16 (issue 9's acceptance)
+def _torch_vgg_features(model, upto: str):
+    """PyTorch float64 twin of the VGG16 layers up to ``upto`` (same weights)."""
+    import torch
+    mods = []
+    for layer in model.layers[1:]:
+        if type(layer).__name__ == "Conv2D":
+            w, b = layer.get_weights()
+            conv = torch.nn.Conv2d(w.shape[2], w.shape[3], 3, padding=1).double()
+            with torch.no_grad():
+                conv.weight.copy_(torch.from_numpy(w.transpose(3, 2, 0, 1).astype(np.float64)))
+                conv.bias.copy_(torch.from_numpy(b.astype(np.float64)))
+            mods += [conv, torch.nn.ReLU()]
+        elif type(layer).__name__ == "MaxPooling2D":
+            mods.append(torch.nn.MaxPool2d(2))
+        if layer.name == upto:
+            break
+    return torch.nn.Sequential(*mods)
+
+
+def test_vgg16_activation_gradient_vs_torch_and_finite_differences():
+    import torch
+    from irgraph.applications import vgg16
+    dream = K.placeholder(shape=(1, 32, 32, 3), name="dream")
+    model = vgg16.VGG16(input_tensor=dream, weights=None, include_top=False)
+    layer_dict = {layer.name: layer for layer in model.layers}
+    loss = K.mean(layer_dict["block3_conv3"].output)
+    grads = K.gradients(loss, dream)[0]
+    f = K.function([dream], [loss, grads])
+    x = np.random.default_rng(20).uniform(-1, 1, (1, 32, 32, 3)).astype("float32")
+    value, g = f([x])
+    net = _torch_vgg_features(model, "block3_conv3")
+    xt = torch.from_numpy(x.astype(np.float64).transpose(0, 3, 1, 2)).requires_grad_(True)
+    ref = net(xt).mean()
+    ref.backward()
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-4)
+    g_ref = xt.grad.numpy().transpose(0, 2, 3, 1)
+    scale = np.abs(g_ref).max()
+    np.testing.assert_allclose(g, g_ref, atol=1e-4 * scale)
+    # float64 central differences (double-precision forward) at a few pixels
+    rng = np.random.default_rng(21)
+    with torch.no_grad():
+        for _ in range(6):
+            i, j, c = rng.integers(0, 32), rng.integers(0, 32), rng.integers(0, 3)
+            plus, minus = x.astype(np.float64), x.astype(np.float64)
+            plus[0, i, j, c] += 1e-6
+            minus[0, i, j, c] -= 1e-6
+            fd = (net(torch.from_numpy(plus.transpose(0, 3, 1, 2))).mean()
+                  - net(torch.from_numpy(minus.transpose(0, 3, 1, 2))).mean()).item() / 2e-6
+            assert abs(fd - g[0, i, j, c]) <= 1e-3 * scale + 1e-3 * abs(fd), (i, j, c, fd, g[0, i, j, c])
+
+
+def test_style_transfer_loss_and_gradients_vs_torch_at_two_images():
+    import torch
+    model, _, _, _ = _conv_net()
+    rows = cols = 6
+    content_img, style_img = rand(1, rows, cols, 2, seed=22), rand(1, rows, cols, 2, seed=23)
+    content, style = K.variable(content_img), K.variable(style_img)
+    comb = K.placeholder((1, rows, cols, 2))
+    feats = model(K.concatenate([content, style, comb], axis=0))
+    loss = (K.sum(K.square(feats[2] - feats[0])) + K.sum(K.square(_gram(feats[1]) - _gram(feats[2]))) * 0.01
+            + 0.1 * K.sum(K.pow(K.square(comb[:, :-1, :-1, :] - comb[:, 1:, :-1, :])
+                                + K.square(comb[:, :-1, :-1, :] - comb[:, :-1, 1:, :]), 1.25)))
+    f = K.function([comb], [loss, K.gradients(loss, comb)[0]])
+    conv_a, conv_b = _torch_net(model)
+
+    def torch_loss(c):
+        batch = torch.cat([torch.from_numpy(content_img.astype(np.float64)), torch.from_numpy(style_img.astype(np.float64)), c])
+        fe = torch.tanh(conv_b(torch.relu(conv_a(batch.permute(0, 3, 1, 2))))).permute(0, 2, 3, 1)
+
+        def gram(t):
+            flat = t.permute(2, 0, 1).reshape(t.shape[2], -1)
+            return flat @ flat.T
+        tv = ((c[:, :-1, :-1] - c[:, 1:, :-1]) ** 2 + (c[:, :-1, :-1] - c[:, :-1, 1:]) ** 2) ** 1.25
+        return ((fe[2] - fe[0]) ** 2).sum() + ((gram(fe[1]) - gram(fe[2])) ** 2).sum() * 0.01 + 0.1 * tv.sum()
+
+    for seed in (24, 25):
+        x = rand(1, rows, cols, 2, seed=seed)
+        value, g = f([x])
+        xt = torch.from_numpy(x.astype(np.float64)).requires_grad_(True)
+        ref = torch_loss(xt)
+        ref.backward()
+        np.testing.assert_allclose(value, ref.item(), rtol=1e-4)
+        np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-3, atol=1e-4 * np.abs(xt.grad.numpy()).max())
