@@ -15,8 +15,9 @@ up to the same layer, the image a leaf tensor with ``requires_grad``, ``loss = n
 as tensors. ``torch cl`` is the same with the model and image in ``torch.channels_last`` (PyTorch's
 advice for CPU convolutions). Weights: Glorot-uniform kernels and small random biases made with
 numpy, loaded into both (Keras's (kh, kw, in, out) kernels transposed to torch's (out, in, kh, kw)).
-Before timing, the losses must agree to 1e-4 (relative) and the normalised gradients (RMS 1) to
-2e-3 (absolute).
+Before timing, the losses must agree to 1e-4 (relative) and the normalised gradients to 1e-3 of
+the largest gradient (float32 through up to 26 convolutions: at 224 x 224 the largest difference is
+about 1e-3 against gradients of RMS about 1).
 
 Target: torch / irgraph >= 1.0 (irgraph's step at least as fast as PyTorch eager's), on 224 x 224.
 Timing as every benchmark here (bench/common.py): interleaved rounds, median per call; ``noise`` is
@@ -41,7 +42,7 @@ import common  # noqa: E402
 
 TARGET = 1.0             # torch / irgraph, per step
 QUICK_SIZE, SIZE = 32, 224
-LOSS_RTOL, GRAD_ATOL = 1e-4, 2e-3
+LOSS_RTOL, GRAD_RTOL = 1e-4, 1e-3  # gradients: max |diff| <= GRAD_RTOL * max(1, max |irgraph grad|)
 PACKAGES = ("irgraph", "onnxruntime", "onnx", "numpy", "torch", "rich")
 CONTENDERS = ("irgraph", "torch", "torch cl")
 WORKER_NAMES = {"irgraph": "irgraph", "torch": "torch", "torch cl": "torch_cl"}
@@ -170,16 +171,18 @@ def make_contenders(weights: dict, size: int, layer: str, image: np.ndarray) -> 
 def check(results: dict) -> dict:
     """Every contender's loss and gradients against irgraph's (raises when they disagree)."""
     ref_loss, ref_grads = results["irgraph"]
-    out = {"loss": {k: v[0] for k, v in results.items()}, "grad_max_abs_diff": {}, "loss_rel_diff": {}}
+    scale = max(1.0, float(np.max(np.abs(ref_grads))))
+    out = {"loss": {k: v[0] for k, v in results.items()}, "grad_max_abs_diff": {}, "loss_rel_diff": {},
+           "grad_max_abs": scale}
     for name, (loss, grads) in results.items():
         if grads.shape != ref_grads.shape:
             raise AssertionError(f"{name} gives gradients of shape {grads.shape}, irgraph {ref_grads.shape}")
         rel = abs(loss - ref_loss) / max(abs(ref_loss), 1e-12)
         diff = float(np.max(np.abs(grads - ref_grads)))
         out["loss_rel_diff"][name], out["grad_max_abs_diff"][name] = rel, diff
-        if rel > LOSS_RTOL or diff > GRAD_ATOL:
+        if rel > LOSS_RTOL or diff > GRAD_RTOL * scale:
             raise AssertionError(f"{name} differs from irgraph: loss {loss:.6g} vs {ref_loss:.6g} (rel {rel:.2g}), "
-                                 f"gradients by {diff:.3g} (limits {LOSS_RTOL}, {GRAD_ATOL})")
+                                 f"gradients by {diff:.3g} (limits {LOSS_RTOL} relative, {GRAD_RTOL * scale:.3g})")
     return out
 
 
@@ -284,7 +287,8 @@ def print_result(console, r: dict) -> None:
                                f"median over rounds. set-up = build to first result. Peak memory: that contender "
                                f"alone in a fresh process (+ growth after its imports). Losses agree to "
                                f"{max(r['check']['loss_rel_diff'].values()):.1g} (relative), normalised gradients "
-                               f"to {max(r['check']['grad_max_abs_diff'].values()):.1g}.")
+                               f"to {max(r['check']['grad_max_abs_diff'].values()):.1g} (largest "
+                               f"{r['check']['grad_max_abs']:.3g}).")
 
 
 def main(argv=None) -> int:

@@ -33,7 +33,7 @@ def test_deep_dream_bench_quick():
     assert set(r["median_s"]) == set(dd.CONTENDERS) and all(t > 0 for t in r["median_s"].values())
     assert set(r["ratios"]) == {"torch/irgraph", "torch cl/irgraph"}
     assert max(r["check"]["loss_rel_diff"].values()) <= dd.LOSS_RTOL
-    assert max(r["check"]["grad_max_abs_diff"].values()) <= dd.GRAD_ATOL
+    assert max(r["check"]["grad_max_abs_diff"].values()) <= dd.GRAD_RTOL * r["check"]["grad_max_abs"]
     for name in dd.CONTENDERS:  # peak memory, each contender alone in a fresh process
         mem = r["memory"][name]
         assert "error" not in mem, mem
@@ -50,7 +50,7 @@ def test_contenders_agree_on_a_shallow_layer():
     image = dd.make_image(32, seed=4)  # VGG16's base needs 32 x 32 at least (as in Keras)
     calls, results, _ = dd.make_contenders(weights, 32, "block2_pool", image)
     agreement = dd.check(results)
-    assert agreement["grad_max_abs_diff"]["torch"] <= dd.GRAD_ATOL
+    assert max(agreement["grad_max_abs_diff"].values()) <= dd.GRAD_RTOL * agreement["grad_max_abs"]
     loss, grads = results["irgraph"]
     assert grads.shape == (1, 32, 32, 3)
     rms = np.sqrt(np.mean(grads ** 2))
