@@ -288,7 +288,10 @@ def _as_variable(x, fn: str) -> Variable:
 
 
 def get_value(x) -> np.ndarray:
-    """The current value of a variable, as a numpy array (a copy)."""
+    """The current value of a variable, as a numpy array (a copy); a plain number or array (an
+    optimizer's ``lr``, which irgraph keeps as a number) comes back as an array."""
+    if isinstance(x, (numbers.Number, np.ndarray, np.number)):
+        return np.array(x)
     return np.array(_as_variable(x, "K.get_value").numpy())
 
 
@@ -299,6 +302,9 @@ def batch_get_value(xs) -> list:
 def set_value(x, value) -> None:
     """Write ``value`` into a variable through the weight store (every K.function, model and
     training session reading it sees the new value from its next call on)."""
+    if isinstance(x, numbers.Number):
+        raise TypeError(f"K.set_value got the number {x!r}, not a variable: a number cannot be changed in place. "
+                        "For an optimizer's learning rate assign the attribute: model.optimizer.learning_rate = value")
     _as_variable(x, "K.set_value").assign(value)
 
 
