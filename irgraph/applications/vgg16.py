@@ -57,18 +57,7 @@ def build_vgg(model_name: str, convs_per_block, include_top=True, weights="image
         x = imagenet_utils.pooled_features(x, pooling)
     model = Model(inputs, x, name=model_name)
     imagenet_utils.load_weights_into(model, path)
-    if path is not None and weights == "imagenet" and include_top and data_format == "channels_first":
-        flatten_to_channels_first(model.get_layer("fc1"), model.get_layer("block5_pool").output.shape[1:])
     return model
-
-
-def flatten_to_channels_first(dense, feature_shape) -> None:
-    """Reorder the rows of a Dense kernel that read a channels_last Flatten (Keras's published
-    weights) for a channels_first Flatten of ``feature_shape`` = (C, H, W)."""
-    c, h, w = feature_shape
-    kernel, *rest = dense.get_weights()
-    kernel = kernel.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1)
-    dense.set_weights([kernel] + rest)
 
 
 def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None,

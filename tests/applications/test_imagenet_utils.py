@@ -296,7 +296,10 @@ def write_keras_h5(path, model, values, style="keras2", root_group=None, chunks=
             g = root.create_group(lyr.name)
             suffix = ":0" if style == "keras2" else ""
             wnames = [f"{lyr.name}/{v.name}{suffix}" for v in lyr.weights]
-            g.attrs["weight_names"] = np.array([n.encode() for n in wnames], dtype="S")
+            if style == "keras2":  # fixed-length bytes, as Keras 2 wrote them
+                g.attrs["weight_names"] = np.array([n.encode() for n in wnames], dtype="S")
+            else:  # variable-length strings
+                g.attrs.create("weight_names", wnames, dtype=h5py.string_dtype())
             for n, w in zip(wnames, weights):
                 g.create_dataset(n, data=reshape(n, w) if reshape else w)
 

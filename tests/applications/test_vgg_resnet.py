@@ -211,12 +211,18 @@ def test_resnet50_features_match_pytorch():
 
 
 def test_channels_first_matches_channels_last():
-    x = images((1, 32, 32, 3), 4)
-    last = VGG16(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    """The same Keras-layout weights give the same predictions in both formats (Flatten reads
+    channels_first maps in channels_last order, as Keras's, so fc1's weights need no change)."""
+    x = images((1, 64, 64, 3), 4) * 50
+    last = VGG16(weights=None, input_shape=(64, 64, 3), classes=10)
     K.set_image_data_format("channels_first")
-    first = VGG16(include_top=False, weights=None, input_shape=(3, 32, 32), pooling="avg")
-    first.set_weights(last.get_weights())  # the same Keras layouts in both formats
+    first = VGG16(weights=None, input_shape=(3, 64, 64), classes=10)
+    first.set_weights(last.get_weights())
+    assert first.get_layer("block5_pool").output.shape == (None, 512, 2, 2)
     assert_close(first.predict(x.transpose(0, 3, 1, 2), verbose=0), last.predict(x, verbose=0))
+    resnet_first = ResNet50(include_top=False, weights=None, input_shape=(3, 32, 32))
+    assert resnet_first.get_layer("conv1_bn").axis in (1, [1], (1,))  # normalises the channels
+    assert resnet_first.output.shape == (None, 2048, 1, 1)
 
 
 # --------------------------------------------------------------------- published HDF5 layout
