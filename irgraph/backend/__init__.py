@@ -15,5 +15,5 @@ from .grad import *  # noqa: F401,F403
 
 from .graph import *  # noqa: F401,F403
 from .graph import is_keras_tensor  # noqa: F401  (Keras 2's test, replacing math's)
-from .function import function  # noqa: F401
+from .graph_function import function  # noqa: F401
 from .keras2 import *  # noqa: F401,F403

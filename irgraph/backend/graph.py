@@ -1,5 +1,5 @@
 """Keras 2's graph-mode backend: placeholders, variables, constants, symbolic gradients, updates
-and the learning phase, as functional-API tensors (`K.function` in `backend/function.py` runs them).
+and the learning phase, as functional-API tensors (`K.function` in `backend/graph_function.py` runs them).
 
 Everything here is a node of the functional graph, so the ordinary machinery (lowering by tracing,
 shape inference, autodiff, emission) handles it:
@@ -319,7 +319,7 @@ def eval(x):  # noqa: A001 - Keras's name
     if isinstance(x, Variable):
         return get_value(x)
     if isinstance(x, KerasTensor):
-        from .function import function
+        from .graph_function import function
         return function([], [x])([])[0]
     if isinstance(x, Value):
         raise TypeError("K.eval cannot evaluate a tensor inside a traced call; return it from the call")
@@ -497,7 +497,7 @@ def _functional_gradients(losses: list, targets: list) -> list:
         if not isinstance(w, (KerasTensor, Variable)):
             raise TypeError(f"K.gradients: variables[{i}] is a {type(w).__name__}; expected a variable, "
                             "a placeholder or a functional tensor")
-    from .function import dependent_targets
+    from .graph_function import dependent_targets
     present = dependent_targets(losses, targets)
     if not any(present):
         return [None] * len(targets)
