@@ -37,6 +37,7 @@ Run:
     python examples/deep_dream.py                       # 224 px synthetic cat (or ../data/cat.jpg)
     python examples/deep_dream.py --size 64 --weights none --out /tmp/dream
     python examples/deep_dream.py --noise --elephant    # the seed's last experiment
+    ... --dim-ordering th                               # the seed's channels_first branches
 With random weights the "dreams" are noise patterns; with Keras's ImageNet file they are the seed's.
 """
 # =============================================================================================
@@ -67,6 +68,8 @@ def _parse_args(argv=None):
                     help="save only the images, not the matplotlib figures (faster)")
     ap.add_argument("--noise", action="store_true", help="dream on the seed's noise image instead of the cat")
     ap.add_argument("--elephant", action="store_true", help="the seed's single-filter loss (filter 24)")
+    ap.add_argument("--dim-ordering", choices=("tf", "th"), default=None,
+                    help="K.set_image_dim_ordering before the seed's code (its 'th' branches: channels_first)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the random weights and the noise image")
     return ap.parse_args(argv)
 
@@ -83,6 +86,8 @@ import irgraph  # noqa: E402
 from irgraph.utils import save_img  # noqa: E402
 
 irgraph.set_seed(ARGS.seed)  # random VGG16 weights
+if ARGS.dim_ordering:
+    irgraph.backend.set_image_dim_ordering(ARGS.dim_ordering)
 np.random.seed(ARGS.seed)    # the seed's noise image
 _DATA_DIR = prepare_images({"cat.jpg": "cat"}, ARGS.data_dir, ARGS.out, ARGS.size, seed=ARGS.seed)
 WEIGHTS = choose_weights(ARGS.weights)
@@ -186,6 +191,6 @@ for i in range(num_pool_layers):
         img_value += grads_value * step 
         axes[it].imshow(deprocess(img_value))
         save_img(os.path.join(ARGS.out, "{:s}_step{:d}.png".format(layer_name, it)),  # irgraph: added
-                 deprocess(img_value), scale=False)
+                 deprocess(img_value), data_format="channels_last", scale=False)
     _save_figure("{:s}.png".format(layer_name))  # irgraph: added
     plt.show()

@@ -78,10 +78,10 @@ def prepare_images(files, data_dir, out_dir, size=None, synthetic_size=224, seed
             shutil.copyfile(src, dst)
             continue
         if os.path.exists(src):
-            x = img_to_array(load_img(src, target_size=(size, size), interpolation="bilinear"))
+            x = img_to_array(load_img(src, target_size=(size, size), interpolation="bilinear"), data_format="channels_last")
             print("input: %s resized to %dx%d" % (src, size, size))
         else:
             x = synthetic_picture(size or synthetic_size, kind, seed + i)
             print("input: no %s; a synthetic %dx%d %s picture instead" % (src, x.shape[0], x.shape[1], kind))
-        save_img(dst, x, scale=False, quality=95)
+        save_img(dst, x, data_format="channels_last", scale=False, quality=95)
     return prepared

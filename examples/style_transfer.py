@@ -37,6 +37,7 @@ The program below the ``seed 004`` line is the seed's with its imports changed f
 Run:
     python examples/style_transfer.py                              # 400 px, as the seed
     python examples/style_transfer.py --size 64 --weights none --lbfgs 3 --out /tmp/style
+    ... --dim-ordering th                               # the seed's channels_first branches
 """
 # =============================================================================================
 # irgraph preamble (not in the seed): arguments, input images, weights, headless matplotlib
@@ -66,6 +67,8 @@ def _parse_args(argv=None):
                     help="save only the images, not the matplotlib figures (faster)")
     ap.add_argument("--lbfgs", type=int, default=0, metavar="N",
                     help="after the seed's loop, N rounds of scipy's fmin_l_bfgs_b (maxfun=20 each)")
+    ap.add_argument("--dim-ordering", choices=("tf", "th"), default=None,
+                    help="K.set_image_dim_ordering before the seed's code (its 'th' branches: channels_first)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the random weights and synthetic pictures")
     return ap.parse_args(argv)
 
@@ -82,6 +85,8 @@ import irgraph  # noqa: E402
 from irgraph.utils import save_img  # noqa: E402
 
 irgraph.set_seed(ARGS.seed)  # random VGG16 weights
+if ARGS.dim_ordering:
+    irgraph.backend.set_image_dim_ordering(ARGS.dim_ordering)
 _DATA_DIR = prepare_images({"cat.jpg": "cat", "JapaneseBridgeMonetCopy.jpg": "painting"}, ARGS.data_dir,
                            ARGS.out, synthetic_size=ARGS.size, seed=ARGS.seed)
 WEIGHTS = choose_weights(ARGS.weights)
@@ -113,9 +118,9 @@ RESIZED_WH = ARGS.size  # irgraph: the seed has 400 (the default of --size)
 
 # irgraph: seed "imresize(plt.imread(FILE), (RESIZED_WH, RESIZED_WH))" for both lines
 content_img_value = img_to_array(load_img(CONTENT_IMAGE_FILE, target_size=(RESIZED_WH, RESIZED_WH),
-                                          interpolation="bilinear"), dtype="uint8")
+                                          interpolation="bilinear"), dtype="uint8", data_format="channels_last")
 style_img_value = img_to_array(load_img(STYLE_IMAGE_FILE, target_size=(RESIZED_WH, RESIZED_WH),
-                                        interpolation="bilinear"), dtype="uint8")
+                                        interpolation="bilinear"), dtype="uint8", data_format="channels_last")
 
 plt.subplot(121)
 plt.title("content")
@@ -244,7 +249,7 @@ for i in range(NUM_ITERATIONS):
     content_img4d -= grads_value * LEARNING_RATE  # irgraph: seed "+=" (ascent on a loss it minimises)
     plt.imshow(deprocess(content_img4d))
     save_img(os.path.join(ARGS.out, "epoch{:d}.png".format(i + 1)), deprocess(content_img4d),  # irgraph: added
-             scale=False)
+             data_format="channels_last", scale=False)
     _save_figure("epoch{:d}_figure.png".format(i + 1))  # irgraph: added
     plt.show()
 
@@ -265,4 +270,4 @@ if ARGS.lbfgs:
         x, min_val, info = fmin_l_bfgs_b(loss_and_grads, x, maxfun=20)
         print("L-BFGS round {:d}/{:d}: loss {:.6g}".format(i + 1, ARGS.lbfgs, min_val))
         save_img(os.path.join(ARGS.out, "lbfgs{:d}.png".format(i + 1)), deprocess(x.reshape(content_img4d.shape)),
-                 scale=False)
+                 data_format="channels_last", scale=False)

@@ -74,8 +74,15 @@ def test_deep_dream_noise_and_single_filter(tmp_path):
     assert noise.shape == (32, 32, 3)
 
 
-def test_style_transfer_runs_and_descends(tmp_path):
-    stdout, out = _run("style_transfer.py", tmp_path, "--weights", "none", "--lbfgs", "1", "--no-figures")
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory):
+    """One run of style transfer ('tf' ordering, the seed's 5 steps, then 1 L-BFGS round)."""
+    return _run("style_transfer.py", tmp_path_factory.mktemp("style"), "--weights", "none", "--lbfgs", "1",
+                "--no-figures")
+
+
+def test_style_transfer_runs_and_descends(style_run):
+    stdout, out = style_run
     seed_losses = [float(v) for v in re.findall(r"^loss (\S+)$", stdout, re.M)]
     assert len(seed_losses) == 5, stdout  # NUM_ITERATIONS = 5
     assert all(b < a for a, b in zip(seed_losses, seed_losses[1:])), seed_losses  # gradient descent
@@ -90,6 +97,17 @@ def test_style_transfer_runs_and_descends(tmp_path):
     content = _image(out / "data" / "cat.jpg")
     # the seed's five small steps stay close to the content image; L-BFGS moves it
     assert np.abs(_image(out / "epoch5.png") - content).mean() < np.abs(_image(out / "lbfgs1.png") - content).mean()
+
+
+def test_style_transfer_channels_first_gives_the_same_losses(tmp_path, style_run):
+    """The seed's 'th' branches (channels_first images, Gram matrices and variation loss) give the
+    losses of the default 'tf' ordering: same random weights, same images."""
+    stdout, out = _run("style_transfer.py", tmp_path, "--weights", "none", "--no-figures", "--dim-ordering", "th")
+    th = [float(v) for v in re.findall(r"^loss (\S+)$", stdout, re.M)]
+    tf = [float(v) for v in re.findall(r"^loss (\S+)$", style_run[0], re.M)]
+    assert len(th) == 5
+    np.testing.assert_allclose(th, tf, rtol=1e-4)
+    np.testing.assert_allclose(_image(out / "epoch5.png"), _image(style_run[1] / "epoch5.png"), atol=1)
 
 
 def _generative_inputs():
