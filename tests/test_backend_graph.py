@@ -39,6 +39,8 @@ def test_placeholder_variable_function_basics():
     np.testing.assert_allclose(out[0], (a * [1, 2, 3]).sum(1), rtol=1e-5)
     np.testing.assert_allclose(out[1], [1, 4, 9])
     assert K.placeholder(ndim=2).shape == (None, None)
+    single = K.function(x, K.sum(x))(a)  # one tensor in, one array out (tf.keras)
+    np.testing.assert_allclose(single, a.sum(), rtol=1e-5)
 
 
 def test_eval_constant_and_values():

@@ -297,7 +297,7 @@ class Function:
             raise run_failure(err, f"K.function '{self.name}'", feeds) from None
         self._apply_updates(results[compiled.n_outputs:])
         outs = results[:compiled.n_outputs]
-        return outs
+        return outs[0] if self._single_output else outs
 
     def _apply_updates(self, computed: list) -> None:
         if not self.updates:
@@ -404,7 +404,8 @@ def function(inputs, outputs, updates=None, name=None, **kwargs):
     ``inputs``: placeholders, model inputs, any functional tensors (fed instead of computed), and
     optionally ``K.learning_phase()`` (fed 0 for inference, 1 for training: Dropout and
     BatchNormalization follow it; without it the phase is the one `K.set_learning_phase` gave, or
-    0). ``outputs``: functional tensors (gradients included). ``updates``: ``(variable, new value)``
+    0). ``outputs``: a list of functional tensors (gradients included), or one tensor (then a call
+    returns one array, as tf.keras). ``updates``: ``(variable, new value)``
     pairs or ``K.update*`` results, applied after the outputs are computed, every new value from the
     values before the call. Called with a list of arrays (one per input), it returns a list of
     arrays. The graph is compiled to ONNX once (per learning phase) and run in onnxruntime;
