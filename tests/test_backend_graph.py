@@ -549,3 +549,17 @@ def test_style_transfer_loss_and_gradients_vs_torch_at_two_images():
         ref.backward()
         np.testing.assert_allclose(value, ref.item(), rtol=1e-4)
         np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-3, atol=1e-4 * np.abs(xt.grad.numpy()).max())
+
+
+def test_function_sees_weights_trained_by_fit():
+    inp = irgraph.Input(shape=(3,))
+    out = L.Dense(1)(inp)
+    model = Model(inp, out)
+    f = K.function([model.input], [model.output])
+    a = rand(16, 3, seed=30)
+    before = f([a])[0]
+    model.compile("sgd", "mse")
+    model.fit(a, np.ones((16, 1), "float32"), epochs=2, verbose=0)
+    after = f([a])[0]
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, model.predict(a, verbose=0), rtol=1e-5, atol=1e-6)
