@@ -10,8 +10,9 @@ weight order (trainable, then non-trainable). Long attributes are split into ``n
 layouts, which are irgraph's, so they load unchanged.
 
 Loading follows Keras 2's ``load_weights_from_hdf5_group`` (by position over the layers that have
-weights) and ``load_weights_from_hdf5_group_by_name`` (by layer name; layers on one side only are
-skipped), with every count and shape checked before anything is set. Within a layer, weights pair
+weights, in Keras's layer order, see `keras_layer_order`) and
+``load_weights_from_hdf5_group_by_name`` (by layer name; layers on one side only are skipped), with
+every count and shape checked before anything is set. Within a layer, weights pair
 by name (``kernel``, ``bias``, ``moving_mean``...) when both sides have the same names, else by
 position as in Keras.
 """
@@ -156,8 +157,59 @@ def _layers_with_weights(model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
+def _walk_from_outputs(model):
+    """Keras's ``map_graph`` walk: depth-first from each output, inputs in argument order. Returns
+    the call nodes in post-order and each layer's first-visit (pre-order) index."""
+    from .layers.input_layer import InputLayer
+    input_ids = {id(t) for t in model.inputs}
+    visit_index: dict = {}
+    post_order, finished = [], set()
+    for out in model.outputs:
+        stack = [(out, False)]
+        while stack:
+            t, children_done = stack.pop()
+            layer, node_index, _ = t._keras_history
+            node = layer._inbound_nodes[node_index]
+            if id(node) in finished:
+                continue
+            if children_done:
+                finished.add(id(node))
+                post_order.append((node, [] if id(t) in input_ids else node.input_tensors))
+                continue
+            boundary = id(t) in input_ids
+            if not boundary or isinstance(layer, InputLayer):
+                visit_index.setdefault(id(layer), (len(visit_index), layer))
+            stack.append((t, True))
+            if not boundary:
+                stack.extend((p, False) for p in reversed(node.input_tensors))
+    return post_order, visit_index
+
+
+def keras_layer_order(model) -> list:
+    """The model's layers in the order Keras lists them (``model.layers`` of Keras 2's Network and
+    Keras 3's Functional): by decreasing depth from the outputs, ties by first visit of a
+    depth-first walk from the outputs. Weight files saved by Keras list their layers in this order,
+    which is the order Keras loads them by position (ResNet's shortcut convolution comes after the
+    block's first two convolutions, for example)."""
+    if not getattr(model, "outputs", None):
+        return list(model.layers)
+    post_order, visit_index = _walk_from_outputs(model)
+    node_depth: dict = {}
+    layer_depth: dict = {}
+    for node, inbound in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        for t in inbound:
+            layer, node_index, _ = t._keras_history
+            parent = layer._inbound_nodes[node_index]
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    ranked = [(-layer_depth[key], index, layer) for key, (index, layer) in visit_index.items()
+              if key in layer_depth]
+    return [layer for _, _, layer in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+
 def _by_position(model, saved: list[SavedLayer], source: str) -> list:
-    layers = _layers_with_weights(model)
+    layers = [layer for layer in keras_layer_order(model) if layer.weights]
     saved = [s for s in saved if s.values]
     if len(layers) != len(saved):
         raise ModelFileError(
@@ -170,19 +222,20 @@ def _by_position(model, saved: list[SavedLayer], source: str) -> list:
     return pairs
 
 
-def _by_name(model, saved: list[SavedLayer], source: str, strict: bool, skip_mismatch: bool) -> list:
+def _name_differences(model, saved: list[SavedLayer]) -> str:
+    """'' when the layers with weights have the same names on both sides, else what differs."""
+    file_names = {s.name for s in saved if s.values}
+    model_names = {lyr.name for lyr in _layers_with_weights(model)}
+    missing = [n for n in (lyr.name for lyr in _layers_with_weights(model)) if n not in file_names]
+    extra = [s.name for s in saved if s.values and s.name not in model_names]
+    return "; ".join(([f"layers of the model missing from the file: {', '.join(missing)}"] if missing else [])
+                     + ([f"layers in the file but not in the model: {', '.join(extra)}"] if extra else []))
+
+
+def _by_name(model, saved: list[SavedLayer], source: str, skip_mismatch: bool) -> list:
     index: dict[str, list] = {}
     for layer in model.layers:
         index.setdefault(layer.name, []).append(layer)
-    if strict:
-        file_names = {s.name for s in saved if s.values}
-        missing = [lyr.name for lyr in _layers_with_weights(model) if lyr.name not in file_names]
-        extra = [s.name for s in saved if s.values and s.name not in index]
-        if missing or extra:
-            raise ModelFileError(f"{source}: the file's layers do not match the model '{model.name}': " + "; ".join(
-                ([f"layers of the model missing from the file: {', '.join(missing)}"] if missing else [])
-                + ([f"layers in the file but not in the model: {', '.join(extra)}"] if extra else []))
-                + ". Is it the weight file of this model with the same include_top?")
     pairs = []
     for k, s in enumerate(saved):
         for layer in index.get(s.name, []):
@@ -191,11 +244,26 @@ def _by_name(model, saved: list[SavedLayer], source: str, strict: bool, skip_mis
     return pairs
 
 
-def load_hdf5_weights(model, path, by_name: bool = False, skip_mismatch: bool = False,
-                      strict: bool = False) -> None:
-    """Set ``model``'s weights from a Keras HDF5 weight file. ``by_name``: by layer name (Keras 2's
-    rules: layers on one side only are skipped, unless ``strict``, which refuses them);
-    otherwise by position over the layers that have weights. ``skip_mismatch`` (by name only)
+def _matching(model, saved: list[SavedLayer], source: str) -> list:
+    """How Keras's applications load their files, made safer: by name when the layers with weights
+    have the same names on both sides, otherwise by position in Keras's layer order (what Keras
+    always does: the published files name some layers otherwise, e.g. auto-named layers saved by
+    another Keras version), with the name differences in any error."""
+    differences = _name_differences(model, saved)
+    if not differences:
+        return _by_name(model, saved, source, skip_mismatch=False)
+    try:
+        return _by_position(model, saved, source)
+    except ModelFileError as err:
+        raise ModelFileError(f"{err} The layer names differ too ({differences}): is it the weight file of "
+                             "this model, with the same include_top?") from None
+
+
+def load_hdf5_weights(model, path, by_name=False, skip_mismatch: bool = False) -> None:
+    """Set ``model``'s weights from a Keras HDF5 weight file. ``by_name=True``: by layer name
+    (Keras 2's rules: layers on one side only are skipped); False: by position over the layers that
+    have weights, in Keras's layer order; ``"auto"``: by name when the names of the layers with
+    weights agree on both sides, else by position (applications). ``skip_mismatch`` (by name only)
     skips, with a warning, layers whose weight counts or shapes differ. Nothing is set unless
     every weight to set fits."""
     if skip_mismatch and not by_name:
@@ -203,8 +271,10 @@ def load_hdf5_weights(model, path, by_name: bool = False, skip_mismatch: bool = 
                          "by_name is True.")
     source = f"loading weights from '{os.fspath(path)}'"
     saved = read_hdf5_weights(path)
-    if by_name:
-        pairs = _by_name(model, saved, source, strict, skip_mismatch)
+    if by_name == "auto":
+        pairs = _matching(model, saved, source)
+    elif by_name:
+        pairs = _by_name(model, saved, source, skip_mismatch)
     else:
         pairs = _by_position(model, saved, source)
     from .variables import LOCK

@@ -82,16 +82,18 @@ def weights_path(file_name: str, weights, model_name: str, url: str | None = Non
 
 def load_weights_into(model, path) -> None:
     """Load a Keras HDF5 weight file (``save_weights``'s layout, or a full-model file with its
-    weights under ``model_weights``) into ``model`` by layer name. Every layer of the model that has
-    weights must be in the file with the same number and shapes of weights, and every layer of the
-    file that has weights must be in the model; nothing is set unless everything fits. A file that
-    is not HDF5 (irgraph's own ``save_weights``/``save`` files) goes to ``model.load_weights``;
+    weights under ``model_weights``) into ``model``: by layer name when the layers with weights
+    have the same names in the file and the model, otherwise by position in Keras's layer order,
+    as Keras loads its applications' files (some name layers otherwise, e.g. auto-named layers
+    saved by an older Keras). Every layer with weights must find its counterpart with the same
+    number and shapes of weights; nothing is set unless everything fits. A file that is not HDF5
+    (irgraph's own ``save_weights``/``save`` files) goes to ``model.load_weights``;
     ``path=None`` does nothing."""
     from ..saving_h5 import is_hdf5, load_hdf5_weights
     if path is None:
         return
     if is_hdf5(path):
-        load_hdf5_weights(model, path, by_name=True, strict=True)
+        load_hdf5_weights(model, path, by_name="auto")
     else:
         model.load_weights(path)
 

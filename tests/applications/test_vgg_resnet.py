@@ -11,6 +11,7 @@ import irgraph
 from irgraph import backend as K
 from irgraph.applications import VGG16, VGG19, ResNet50, ResNet101, ResNet152, resnet, resnet50, vgg16, vgg19
 from irgraph.saving import ModelFileError
+from irgraph.saving_h5 import keras_layer_order
 
 # Keras's documented totals (keras.io/api/applications; Keras's own tests of the applications)
 KERAS_PARAMS = {  # with the top, without it
@@ -226,17 +227,36 @@ def test_channels_first_matches_channels_last():
 
 
 # --------------------------------------------------------------------- published HDF5 layout
-def write_published_h5(path, model, keras3_names=False):
+# Keras's model.layers around ResNet50's first block (keras.io's model.summary(); Keras 2's
+# Network and Keras 3's Functional order layers by decreasing depth, ties by a depth-first walk
+# from the outputs): the order of the published files' layer_names
+KERAS_RESNET_BLOCK_ORDER = [
+    "pool1_pool", "conv2_block1_1_conv", "conv2_block1_1_bn", "conv2_block1_1_relu", "conv2_block1_2_conv",
+    "conv2_block1_2_bn", "conv2_block1_2_relu", "conv2_block1_0_conv", "conv2_block1_3_conv",
+    "conv2_block1_0_bn", "conv2_block1_3_bn", "conv2_block1_add", "conv2_block1_out", "conv2_block2_1_conv"]
+
+
+def test_keras_layer_order_of_resnet():
+    order = [lyr.name for lyr in keras_layer_order(ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3)))]
+    start = order.index("pool1_pool")
+    assert order[start:start + len(KERAS_RESNET_BLOCK_ORDER)] == KERAS_RESNET_BLOCK_ORDER
+    assert len(order) == 175 and order[-1] == "conv5_block3_out"
+
+
+def write_published_h5(path, model, keras3_names=False, rename=None):
     """The model's weights as Keras publishes them: root ``layer_names`` (every layer, weightless
-    ones too), a group per layer with ``weight_names`` and one dataset per name."""
+    ones too, in Keras's layer order), a group per layer with ``weight_names`` and one dataset per
+    name. ``rename``: {layer name in the model: its name in the file}."""
     suffix = "" if keras3_names else ":0"
+    rename = rename or {}
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = np.array([lyr.name.encode() for lyr in model.layers])
+        f.attrs["layer_names"] = np.array([rename.get(lyr.name, lyr.name).encode() for lyr in keras_layer_order(model)])
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"3.3.3" if keras3_names else b"2.2.4"
         for lyr in model.layers:
-            g = f.create_group(lyr.name)
-            names = [f"{lyr.name}/{v.name}{suffix}" for v in lyr.weights]
+            name = rename.get(lyr.name, lyr.name)
+            g = f.create_group(name)
+            names = [f"{name}/{v.name}{suffix}" for v in lyr.weights]
             g.attrs["weight_names"] = np.array([n.encode() for n in names], dtype="S")
             for n, value in zip(names, lyr.get_weights()):
                 g.create_dataset(n, data=value)
@@ -265,6 +285,24 @@ def test_resnet50_file_with_keras3_names_loads_and_matches_pytorch(tmp_path):
         np.testing.assert_array_equal(a, b)
     x = images((2, 32, 32, 3), 6)
     assert_close(model.predict(x, verbose=0), torch_resnet(source, x, (3, 4, 6, 3), include_top=True))
+
+
+def test_resnet_file_with_other_layer_names_loads_by_position_in_keras_order(tmp_path, monkeypatch):
+    """keras_applications named ResNet's top 'probs' (tf.keras and Keras 3 call it 'predictions'
+    and load the same file by position); Model.load_weights of a Keras file is by position too."""
+    source = ResNet50(weights=None, input_shape=(32, 32, 3))
+    randomise_batchnorm(source, 4)
+    (tmp_path / "models").mkdir()
+    path = tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+    write_published_h5(path, source, rename={"predictions": "probs"})
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    model = ResNet50(weights="imagenet")
+    for a, b in zip(model.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.set_weights([w + 1 for w in source.get_weights()])
+    model.load_weights(str(path))
+    np.testing.assert_array_equal(model.get_layer("conv2_block1_0_conv").get_weights()[0],
+                                  source.get_layer("conv2_block1_0_conv").get_weights()[0])
 
 
 def test_mismatching_file_is_refused_naming_layer_and_weight(tmp_path):
