@@ -563,3 +563,45 @@ def test_function_sees_weights_trained_by_fit():
     after = f([a])[0]
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, model.predict(a, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_ctc_batch_cost_vs_torch_and_finite_differences():
+    """Values against torch's ctc_loss (blank = last class, log(p + epsilon) as Keras 2); the
+    gradient against float64 central differences of torch's loss (torch's own CTC gradient
+    assumes log_softmax inputs, so it is not a reference for a gradient through log(p))."""
+    import torch
+    samples, steps, classes, max_len = 3, 7, 5, 3
+    logits = np.random.default_rng(31).standard_normal((samples, steps, classes))
+    probs = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
+    labels = np.array([[1, 2, 2], [0, 3, 0], [3, 3, 1]], "int32")
+    label_length, input_length = np.array([[3], [2], [1]], "int32"), np.array([[7], [5], [6]], "int32")
+    y_true = K.placeholder((samples, max_len), dtype="int32")
+    y_pred = K.placeholder((samples, steps, classes))
+    in_len, lab_len = K.placeholder((samples, 1), dtype="int32"), K.placeholder((samples, 1), dtype="int32")
+    loss = K.ctc_batch_cost(y_true, y_pred, in_len, lab_len)
+    f = K.function([y_true, y_pred, in_len, lab_len], [loss, K.gradients(K.sum(loss), y_pred)[0]])
+    value, grad = f([labels, probs, input_length, label_length])
+
+    def torch_loss(p):
+        lp = torch.log(torch.from_numpy(p) + K.epsilon()).transpose(0, 1)
+        return torch.nn.functional.ctc_loss(lp, torch.from_numpy(labels).long(), torch.from_numpy(input_length[:, 0]).long(),
+                                            torch.from_numpy(label_length[:, 0]).long(), blank=classes - 1,
+                                            reduction="none").numpy()
+    assert value.shape == (samples, 1)
+    np.testing.assert_allclose(value[:, 0], torch_loss(probs.astype(np.float64)), rtol=1e-5)
+    p64, fd = probs.astype(np.float64), np.zeros(probs.shape)
+    for idx in np.ndindex(probs.shape):
+        plus, minus = p64.copy(), p64.copy()
+        plus[idx] += 1e-6
+        minus[idx] -= 1e-6
+        fd[idx] = (torch_loss(plus).sum() - torch_loss(minus).sum()) / 2e-6
+    np.testing.assert_allclose(grad, fd, atol=1e-4 * np.abs(fd).max())
+
+
+def test_logsumexp():
+    x = K.placeholder((None, 4))
+    a = rand(3, 4, seed=32) * 50
+    got, got_all = K.function([x], [K.logsumexp(x, axis=1, keepdims=True), K.logsumexp(x)])([a])
+    ref = np.log(np.exp(a.astype(np.float64) - a.max()).sum(1, keepdims=True)) + a.max()
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    np.testing.assert_allclose(got_all, np.log(np.exp(a.astype(np.float64) - a.max()).sum()) + a.max(), rtol=1e-5)

@@ -18,7 +18,7 @@ from .math import (_axis, _has_keras_tensor, cast, concatenate, expand_dims, get
 
 __all__ = ["cumprod", "arange", "random_uniform", "random_normal", "random_binomial", "truncated_normal",
            "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-           "map_fn", "foldl", "foldr"]
+           "map_fn", "foldl", "foldr", "logsumexp", "ctc_batch_cost"]
 
 
 def backend_source(fn):
@@ -183,3 +183,85 @@ def foldr(fn, elems, initializer=None, name=None):
     for e in rest:
         acc = fn(acc, e)
     return acc
+
+
+# ------------------------------------------------------------------------------- logsumexp, CTC
+@symbolic
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably (the maximum taken out first)."""
+    x = to_value(x)
+    m = apply("StopGradient", [apply("ReduceMax", [x], axes=_axes_of(axis), keepdims=True)])
+    s = apply("ReduceSum", [apply("Exp", [x - m])], axes=_axes_of(axis), keepdims=True)
+    out = log(s) + m
+    if keepdims:
+        return out
+    return apply("Squeeze", [out], axes=tuple(range(x.ndim)) if axis is None else
+                 tuple(_axis(a, x.ndim, "logsumexp") for a in _axes_of(axis)))
+
+
+def _axes_of(axis):
+    if axis is None:
+        return None
+    return tuple(int(a) for a in axis) if isinstance(axis, (list, tuple)) else (int(axis),)
+
+
+_NEG = -1e30  # log(0) for the CTC recursion: finite, so gradients stay finite
+
+
+def _lse3(a, b, c):
+    """Elementwise log(exp(a) + exp(b) + exp(c))."""
+    m = apply("StopGradient", [apply("Max", [apply("Max", [a, b]), c])])
+    total = apply("Exp", [a - m]) + apply("Exp", [b - m]) + apply("Exp", [c - m])
+    return log(total) + m
+
+
+def _shift_right(alpha, k: int):
+    """alpha[:, s - k] at position s (log-zero for s < k)."""
+    pad = to_value(np.full((1, k), _NEG, dtype=np.float32))
+    pad = apply("Expand", [pad, apply("Shape", [getitem(alpha, (slice(None), slice(0, 1)))])],
+                out_shape=(None, k))
+    return concatenate([pad, getitem(alpha, (slice(None), slice(0, -k)))], axis=1)
+
+
+@symbolic
+def ctc_batch_cost(y_true, y_pred, input_length, label_length):
+    """Keras 2's CTC loss per sample, shape (samples, 1): ``y_true`` (samples, max_label_length)
+    integer labels, ``y_pred`` (samples, time, classes) softmax outputs whose last class is the
+    blank, ``input_length`` and ``label_length`` (samples, 1) the lengths used. The forward
+    (alpha) recursion in log space, unrolled over a static time axis; repeated labels are kept
+    apart by a blank, as TensorFlow's ``ctc_loss`` with Keras's settings."""
+    y_pred = to_value(y_pred)
+    steps, classes = y_pred.shape[1], y_pred.shape[2]
+    if steps is None or classes is None:
+        raise ValueError(f"ctc_batch_cost needs static time and class axes (it unrolls the recursion); got "
+                         f"y_pred of shape {y_pred.shape}")
+    labels = cast(to_value(y_true), "int64")
+    max_len = labels.shape[1]
+    if max_len is None:
+        raise ValueError(f"ctc_batch_cost needs a static label axis; got y_true of shape {labels.shape}")
+    blank = classes - 1
+    # extended labels: blank, l1, blank, l2, ..., blank  (samples, 2 * max_len + 1)
+    blanks = labels * 0 + blank
+    ext = apply("Reshape", [stack([blanks, labels], axis=2)], shape=(0, 2 * max_len))
+    ext = concatenate([ext, getitem(blanks, (slice(None), slice(0, 1)))], axis=1)
+    width = 2 * max_len + 1
+    # log-probabilities of each extended label at each step: (samples, time, width)
+    log_probs = log(y_pred + config.epsilon())
+    index = cast(getitem(log_probs, (slice(None), slice(None), slice(0, 1))) * 0, "int64") + expand_dims(ext, 1)
+    emit = apply("GatherElements", [log_probs, index], axis=2)
+    # a label may be reached from two positions back unless it is a blank or repeats that label
+    two_back = concatenate([ext[:, :2] * 0 + blank, ext[:, :-2]], axis=1)
+    skip = apply("And", [apply("Not", [apply("Equal", [ext, to_value(np.int64(blank))])]),
+                         apply("Not", [apply("Equal", [ext, two_back])])])
+    start = to_value(np.array([[0.0, 0.0] + [_NEG] * (width - 2)], dtype=np.float32))
+    steps_used = cast(to_value(input_length), "int64")
+    alpha = getitem(emit, (slice(None), 0)) + start
+    for t in range(1, steps):
+        from_skip = where(skip, _shift_right(alpha, 2), _NEG)
+        new = _lse3(alpha, _shift_right(alpha, 1), from_skip) + getitem(emit, (slice(None), t))
+        alpha = where(apply("Less", [to_value(np.int64(t)), steps_used]), new, alpha)
+    # the path ends on the last label or the blank after it
+    ends = cast(to_value(label_length), "int64") * 2  # position of the final blank
+    positions = to_value(np.arange(width, dtype=np.int64)[None, :])
+    final = apply("Or", [apply("Equal", [positions, ends]), apply("Equal", [positions, ends - 1])])
+    return -logsumexp(where(final, alpha, _NEG), axis=1, keepdims=True)
