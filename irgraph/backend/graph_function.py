@@ -182,7 +182,7 @@ def weights_token(variables: list) -> tuple:
 class Function:
     """A callable ``f(list of arrays) -> list of arrays`` (Keras 2 ``K.function``)."""
 
-    def __init__(self, inputs, outputs, updates=None, name=None, device="cpu"):
+    def __init__(self, inputs, outputs, updates=None, name=None, device="auto"):
         from ..runtime import InputSpecCheck, resolve_providers
         self.name = name or "function"
         self.inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -410,8 +410,9 @@ def function(inputs, outputs, updates=None, name=None, **kwargs):
     values before the call. Called with a list of arrays (one per input), it returns a list of
     arrays. The graph is compiled to ONNX once (per learning phase) and run in onnxruntime;
     variables are read from the weight store at each call, so ``K.set_value`` is seen at once.
-    ``device``: onnxruntime's provider ("cpu", "cuda" or "auto"; CPU by default)."""
-    device = kwargs.pop("device", "cpu")
+    ``device``: onnxruntime's provider ("cpu", "cuda" or "auto", the default, as for `predict`:
+    CUDA when onnxruntime-gpu sees a GPU)."""
+    device = kwargs.pop("device", "auto")
     kwargs.pop("session_kwargs", None)
     if kwargs:
         raise TypeError(f"K.function got unexpected arguments {sorted(kwargs)}")
