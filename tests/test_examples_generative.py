@@ -1,6 +1,7 @@
 """Seed 004's generative programs (examples/deep_dream.py, examples/style_transfer.py) run offline at
-32 x 32 with random VGG16 weights and write their images; deep dream's loss rises over its steps,
-style transfer's falls over the seed's gradient steps and over L-BFGS rounds."""
+32 x 32 with random VGG16 weights (or a local file in Keras's layout) and write their images; deep
+dream's loss rises over its steps, style transfer's falls over the seed's gradient steps and over an
+L-BFGS round; the seeds' channels_first branches give the channels_last losses."""
 import os
 import re
 import subprocess
@@ -40,8 +41,14 @@ def _dream_losses(stdout):
     return losses
 
 
-def test_deep_dream_runs_and_climbs(tmp_path):
-    stdout, out = _run("deep_dream.py", tmp_path, "--weights", "auto")
+@pytest.fixture(scope="module")
+def dream_run(tmp_path_factory):
+    """One run of deep dream as a user without Keras's weight file starts it (random weights)."""
+    return _run("deep_dream.py", tmp_path_factory.mktemp("dream"), "--weights", "auto")
+
+
+def test_deep_dream_runs_and_climbs(dream_run):
+    stdout, out = dream_run
     assert "VGG16 gets random weights" in stdout  # --weights auto without Keras's file
     assert "a synthetic 32x32 cat picture" in stdout
     losses = _dream_losses(stdout)
@@ -108,6 +115,36 @@ def test_style_transfer_channels_first_gives_the_same_losses(tmp_path, style_run
     assert len(th) == 5
     np.testing.assert_allclose(th, tf, rtol=1e-4)
     np.testing.assert_allclose(_image(out / "epoch5.png"), _image(style_run[1] / "epoch5.png"), atol=1)
+
+
+def test_deep_dream_reads_the_local_imagenet_file(tmp_path, dream_run):
+    """With Keras's file in $KERAS_HOME/models, --weights auto loads it (weights="imagenet"). The file
+    holds the example's own seed-0 random kernels times 2 (zero biases): block1_pool's mean activation
+    is then exactly 4 times the random run's."""
+    h5py = pytest.importorskip("h5py")
+    import irgraph
+    from irgraph.applications import vgg16
+    gi = _generative_inputs()
+    irgraph.clear_session()
+    irgraph.set_seed(0)
+    model = vgg16.VGG16(input_tensor=irgraph.Input(batch_shape=(1, 32, 32, 3)), weights=None, include_top=False)
+    models = tmp_path / "keras_home" / "models"  # what _run sets KERAS_HOME to
+    models.mkdir(parents=True)
+    with h5py.File(models / gi.VGG16_NOTOP_FILE, "w") as f:  # Keras 2's published layout
+        f.attrs["layer_names"] = np.array([lyr.name.encode() for lyr in model.layers])
+        f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.1.6"
+        for lyr in model.layers:
+            g = f.create_group(lyr.name)
+            kinds = ["kernel", "bias"][:len(lyr.weights)]
+            g.attrs["weight_names"] = np.array([f"{lyr.name}/{k}:0".encode() for k in kinds], dtype="S")
+            for k, w in zip(kinds, lyr.get_weights()):
+                g.create_dataset(f"{lyr.name}/{k}:0", data=w * 2 if k == "kernel" else w)
+    assert all(not np.any(lyr.get_weights()[1]) for lyr in model.layers if lyr.weights)  # zero biases
+    stdout, out = _run("deep_dream.py", tmp_path, "--weights", "auto", "--no-figures")
+    assert "random weights" not in stdout
+    mine, random_run = _dream_losses(stdout), _dream_losses(dream_run[0])
+    assert mine["block1_pool"][0] == pytest.approx(4 * random_run["block1_pool"][0], rel=1e-4)
+    assert (out / "block5_pool_step2.png").exists()
 
 
 def _generative_inputs():
