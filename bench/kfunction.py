@@ -84,6 +84,7 @@ BUILDERS = {"mlp": build_mlp, "dream": build_dream, "style": build_style}
 # ----------------------------------------------------------------------------- one case
 def bench_case(case: str, batch: int, tmp: str, threads: int, rounds: int, min_block_s: float) -> dict:
     import irgraph
+    import irgraph.runtime
     import onnxruntime as ort
     irgraph.clear_session()
     irgraph.set_seed(0)
@@ -92,7 +93,8 @@ def bench_case(case: str, batch: int, tmp: str, threads: int, rounds: int, min_b
     path = os.path.join(tmp, f"{case}_{batch}.onnx")
     with open(path, "wb") as f:
         f.write(fn.onnx_model().SerializeToString())
-    sess = ort.InferenceSession(path, common.ort_session_options(threads), providers=["CPUExecutionProvider"])
+    providers = irgraph.runtime.resolve_providers("auto")  # what K.function uses by default
+    sess = ort.InferenceSession(path, common.ort_session_options(threads), providers=providers)
     compiled = fn._session_for(fn._phase)
     got = compiled.session.get_session_options().intra_op_num_threads
     if got != threads:
