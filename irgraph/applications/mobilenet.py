@@ -9,6 +9,7 @@ Layers: ``conv1`` / ``conv1_bn`` / ``conv1_relu``, then thirteen depthwise-separ
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from .. import backend as K
@@ -30,8 +31,16 @@ def _channel_axis() -> int:
 
 
 def _spatial_size(shape) -> tuple:
-    """(rows, cols) of an image shape without the batch axis, in the image data format."""
+    """(rows, cols) of an image shape without the batch axis, in the image data format; (None, None)
+    for a shape that is not an image's (`obtain_input_shape` says what is wrong with it)."""
+    if shape is None or len(shape) != 3:
+        return None, None
     return tuple(shape[1:3]) if K.image_data_format() == "channels_first" else tuple(shape[:2])
+
+
+def _check_alpha(alpha, model_name: str) -> None:
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not alpha > 0:
+        raise ValueError(f"{model_name}: alpha (the width multiplier) must be a number > 0, got {alpha!r}")
 
 
 def _conv_block(x, filters, alpha, strides):
@@ -71,8 +80,6 @@ def _classifier(x, classes, dropout, classifier_activation):
 
 def _default_size(input_shape) -> int:
     """The input size whose imagenet weights fit: a square input of a published size, else 224."""
-    if input_shape is None:
-        return 224
     rows, cols = _spatial_size(input_shape)
     return rows if rows == cols and rows in _IMAGENET_SIZES else 224
 
@@ -100,6 +107,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     weight file in Keras's layout. The input is at least 32x32; ``include_top=True`` needs a fixed size
     (224x224 by default)."""
     imagenet_utils.check_kwargs(kwargs, "MobileNet")
+    _check_alpha(alpha, "MobileNet")
     imagenet_utils.validate_weights_args(weights, include_top, classes, input_shape)
     if include_top:
         imagenet_utils.validate_activation(classifier_activation, weights)

@@ -15,7 +15,7 @@ from .. import backend as K
 from .. import layers
 from ..models import Model
 from . import imagenet_utils
-from .mobilenet import _channel_axis, _spatial_size
+from .mobilenet import _channel_axis, _check_alpha, _spatial_size
 
 __all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
 
@@ -111,6 +111,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     HDF5 weight file in Keras's layout. The input is at least 32x32; ``include_top=True`` needs a
     fixed size (224x224 by default)."""
     imagenet_utils.check_kwargs(kwargs, "MobileNetV2")
+    _check_alpha(alpha, "MobileNetV2")
     imagenet_utils.validate_weights_args(weights, include_top, classes, input_shape)
     if include_top:
         imagenet_utils.validate_activation(classifier_activation, weights)

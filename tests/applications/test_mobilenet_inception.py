@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import irgraph
+from irgraph import backend as K
 from irgraph.applications import inception_v3, mobilenet, mobilenet_v2
 from irgraph.layers import Input
 from irgraph.saving import ModelFileError
@@ -348,6 +349,20 @@ def test_pooling_matches_pytorch(pooling):
     _assert_matches(model.predict(x, verbose=0), ref)
 
 
+@pytest.mark.parametrize("build, kwargs", [(MobileNet, dict(alpha=0.25, classes=5, classifier_activation=None)),
+                                           (MobileNetV2, dict(alpha=0.35, include_top=False))])
+def test_channels_first_matches_channels_last(build, kwargs):
+    x = _image((45, 38, 3))
+    last = build(weights=None, input_shape=(45, 38, 3), **kwargs)
+    randomize(last)
+    expected = last.predict(x, verbose=0)
+    K.set_image_data_format("channels_first")
+    first = build(weights=None, input_shape=(3, 45, 38), **kwargs)
+    first.set_weights(last.get_weights())
+    got = first.predict(x.transpose(0, 3, 1, 2), verbose=0)
+    _assert_matches(got.transpose(0, 2, 3, 1) if got.ndim == 4 else got, expected)
+
+
 # ============================================================================ Keras HDF5 files
 def write_keras_h5(path, model, order=None):
     """``model``'s weights in the layout of Keras's published files (Keras 2 ``save_weights``):
@@ -446,6 +461,9 @@ def test_input_tensor_extends_its_graph():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: MobileNet(weights="imagenet", alpha=0.3), ValueError, "alpha"),
+    (lambda: MobileNet(weights=None, alpha="0.5"), ValueError, "alpha"),
+    (lambda: MobileNetV2(weights=None, alpha=0), ValueError, "alpha"),
+    (lambda: MobileNetV2(weights=None, include_top=False, input_shape=(64, 64)), ValueError, "three integers"),
     (lambda: MobileNet(weights="imagenet", depth_multiplier=2), ValueError, "depth_multiplier"),
     (lambda: MobileNetV2(weights="imagenet", alpha=0.6), ValueError, "alpha"),
     (lambda: InceptionV3(weights="imagenet", classes=10), ValueError, "classes"),
