@@ -129,7 +129,8 @@ def test_inception_v3_layer_names_and_file_layout():
         assert model.get_layer(f"conv2d_{k}").get_weights()[0].shape == shape
     bn = model.get_layer("batch_normalization_94")
     assert [w.name for w in bn.weights] == ["beta", "moving_mean", "moving_variance"]  # scale=False
-    assert {f"mixed{i}" for i in range(11)} | {"mixed9_0", "mixed9_1", "avg_pool"} <= {layer.name for layer in model.layers}
+    blocks = {f"mixed{i}" for i in range(11)} | {"mixed9_0", "mixed9_1", "avg_pool"}
+    assert blocks <= {layer.name for layer in model.layers}
     assert sorted(_weighted(_model(InceptionV3, include_top=False))) == sorted(expected)
 
 

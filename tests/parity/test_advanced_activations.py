@@ -42,7 +42,8 @@ def test_relu_config_round_trip():
     assert isinstance(back, L.ReLU) and back.max_value == 6.0 and back.threshold == 0.5
 
 
-@pytest.mark.parametrize("kwargs, what", [({"max_value": -1}, "max_value"), ({"negative_slope": -0.1}, "negative_slope"),
+@pytest.mark.parametrize("kwargs, what", [({"max_value": -1}, "max_value"),
+                                          ({"negative_slope": -0.1}, "negative_slope"),
                                           ({"threshold": None}, "threshold"), ({"max_value": "6"}, "max_value")])
 def test_relu_bad_arguments(kwargs, what):
     with pytest.raises(ValueError, match=what):
