@@ -605,3 +605,13 @@ def test_logsumexp():
     ref = np.log(np.exp(a.astype(np.float64) - a.max()).sum(1, keepdims=True)) + a.max()
     np.testing.assert_allclose(got, ref, rtol=1e-5)
     np.testing.assert_allclose(got_all, np.log(np.exp(a.astype(np.float64) - a.max()).sum()) + a.max(), rtol=1e-5)
+
+
+def test_model_built_on_a_variable_follows_set_value():
+    x = K.placeholder(shape=(None, 2))
+    v = K.variable([1.0, 2.0])
+    model = Model(x, x * v)
+    a = rand(3, 2, seed=33)
+    np.testing.assert_allclose(model.predict(a, verbose=0), a * [1, 2], rtol=1e-6)
+    K.set_value(v, [3.0, 4.0])
+    np.testing.assert_allclose(model.predict(a, verbose=0), a * [3, 4], rtol=1e-6)

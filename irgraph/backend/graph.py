@@ -119,14 +119,16 @@ def is_placeholder(x) -> bool:
 # ------------------------------------------------------------------------------- variables
 class VariableLayer(Layer):
     """A call with no inputs whose output is a variable's value (the weight node when lowered).
-    The variable is not one of the layer's weights: as in Keras 2, a ``K.variable`` belongs to no
-    model, so it changes no parameter count."""
+    The variable is the layer's weight, so a model built on it holds it (its ``predict`` session
+    follows `K.set_value`), as tf.keras tracks the variables its op layers read; a model built
+    from ``Input(tensor=...)`` starts after it and does not (Keras 2's applications)."""
 
     _drops_masks_silently = True
 
     def __init__(self, var: Variable, output: KerasTensor):
         super().__init__(name=config.unique_name("variable"))
         self.var = var
+        self._weights.append(var)
         self.built = True
         self._inbound_nodes.append(Node(self, ((), (), {}), [], [output], _Slot(0)))
 
@@ -385,17 +387,20 @@ class StopGradient(Op):
         return [None]
 
 
+def _stop_gradient_one(x):
+    return apply("StopGradient", [x])
+
+
+_stop_gradient_one.__name__ = _stop_gradient_one.__qualname__ = "stop_gradient"  # names its op layers
+
+
 def stop_gradient(variables):
     """``variables`` (a tensor or a list of tensors) with no gradient flowing back through them."""
     from .math import symbolic
-
-    @symbolic
-    def stop_gradient(x):  # noqa: F811 - names the op layer on functional tensors
-        return apply("StopGradient", [x])
-
+    one = symbolic(_stop_gradient_one)
     if isinstance(variables, (list, tuple)):
-        return [stop_gradient(v) for v in variables]
-    return stop_gradient(variables)
+        return [one(v) for v in variables]
+    return one(variables)
 
 
 # ------------------------------------------------------------------------------- gradients
