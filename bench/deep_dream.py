@@ -148,14 +148,21 @@ def nhwc(grads) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- one case
-def make_contenders(weights: dict, size: int, layer: str, image: np.ndarray) -> tuple[dict, dict, dict]:
+def make_contenders(weights: dict, size: int, layer: str, image: np.ndarray,
+                    threads: int | None = None) -> tuple[dict, dict, dict]:
     """The three contenders as zero-argument calls, their first results (loss, NHWC grads) and set-up
-    times (model build to first result)."""
+    times (model build to first result). With ``threads``, irgraph's session is checked to have that
+    many intra-op threads."""
     calls, results, setup = {}, {}, {}
     t0 = time.perf_counter()
     f = irgraph_step(weights, size, layer)
     loss, grads = f([image])
     setup["irgraph"] = time.perf_counter() - t0
+    for compiled in getattr(f, "_compiled", {}).values():  # K.function's built sessions (one per phase)
+        got = compiled.session.get_session_options().intra_op_num_threads
+        if threads is not None and got != threads:
+            raise RuntimeError(f"irgraph's K.function session has {got} intra-op threads, the benchmark asked "
+                               f"for {threads}")
     calls["irgraph"] = lambda: f([image])
     results["irgraph"] = (float(np.asarray(loss)), np.asarray(grads))
     for name, cl in (("torch", False), ("torch cl", True)):
@@ -249,7 +256,7 @@ def run(quick: bool = False, threads: int | None = None, size: int | None = None
     weights = vgg16_weights()
     image = make_image(size)
     with predict.irgraph_threads(threads):
-        calls, results, setup = make_contenders(weights, size, layer, image)
+        calls, results, setup = make_contenders(weights, size, layer, image, threads)
     agreement = check(results)
     timings = common.interleaved(calls, rounds=rounds, min_block_s=min_block_s)
     med = {name: t.median for name, t in timings.items()}
