@@ -4,6 +4,7 @@ papers' structure and Keras's padding rules; Keras-layout HDF5 weight files writ
 by ``weights=path`` and ``weights="imagenet"``; argument errors."""
 import functools
 import math
+import pathlib
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from irgraph import backend as K
 from irgraph.applications import inception_v3, mobilenet, mobilenet_v2
 from irgraph.layers import Input
 from irgraph.saving import ModelFileError
+from irgraph.saving_h5 import keras_layer_order
 
 MobileNet, MobileNetV2, InceptionV3 = mobilenet.MobileNet, mobilenet_v2.MobileNetV2, inception_v3.InceptionV3
 FEATURES = {MobileNet: 1024, MobileNetV2: 1280, InceptionV3: 2048}
@@ -132,6 +134,15 @@ def test_inception_v3_layer_names_and_file_layout():
     blocks = {f"mixed{i}" for i in range(11)} | {"mixed9_0", "mixed9_1", "avg_pool"}
     assert blocks <= {layer.name for layer in model.layers}
     assert sorted(_weighted(_model(InceptionV3, include_top=False))) == sorted(expected)
+
+
+def test_inception_v3_layers_as_keras_lists_them():
+    """Every layer's name, and the order Keras lists (and loads) them, as Keras 2 printed them."""
+    listing = pathlib.Path(__file__).with_name("keras2_inception_v3_notop_layers.txt").read_text().split("\n")
+    expected = [line for line in listing if line and not line.startswith("#")]
+    model = _model(InceptionV3, include_top=False)
+    assert len(expected) == len(model.layers) == 311
+    assert [layer.name for layer in keras_layer_order(model)][1:] == expected[1:]  # [0]: the Input
 
 
 # ============================================================================ PyTorch reference
@@ -365,33 +376,38 @@ def test_channels_first_matches_channels_last(build, kwargs):
 
 
 # ============================================================================ Keras HDF5 files
-def write_keras_h5(path, model, order=None):
+def write_keras_h5(path, model, order=None, rename=None):
     """``model``'s weights in the layout of Keras's published files (Keras 2 ``save_weights``):
-    root attribute ``layer_names`` (every layer); per layer a group with ``weight_names``
-    (``<layer>/<weight>:0``) and one dataset per weight at that path."""
+    root attribute ``layer_names`` (every layer, in ``order``, some renamed by ``rename``); per
+    layer a group with ``weight_names`` (``<layer>/<weight>:0``) and one dataset per weight at that
+    path."""
     layers = {layer.name: layer for layer in model.layers}
+    rename = rename or {}
     names = list(order or layers)
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = np.array([n.encode() for n in names])
+        f.attrs["layer_names"] = np.array([rename.get(n, n).encode() for n in names])
         f.attrs["backend"] = b"tensorflow"
         f.attrs["keras_version"] = b"2.0.8"
         for name in names:
-            group = f.create_group(name)
-            variables = layers[name].weights
-            wnames = [f"{name}/{v.name.rsplit('/', 1)[-1]}:0" for v in variables]
+            saved = rename.get(name, name)
+            group = f.create_group(saved)
+            wnames = [f"{saved}/{v.name.rsplit('/', 1)[-1]}:0" for v in layers[name].weights]
             group.attrs["weight_names"] = np.array([n.encode() for n in wnames], dtype="S")
             for wn, v in zip(wnames, layers[name].get_weights()):
                 group.create_dataset(wn, data=v)
 
 
-H5_CASES = {  # name: (build, kwargs, Keras's file name for them, torch reference(weights, x))
+H5_CASES = {  # name: (build, kwargs, Keras's file name for them, torch reference(weights, x), renamed layers)
     "mobilenet": (MobileNet, dict(alpha=0.25, include_top=False, input_shape=(128, 128, 3)),
-                  "mobilenet_2_5_128_tf_no_top.h5", lambda w, x: torch_mobilenet(w, x, 0.25, 1)),
+                  "mobilenet_2_5_128_tf_no_top.h5", lambda w, x: torch_mobilenet(w, x, 0.25, 1), {}),
+    # keras_applications, which wrote the published MobileNetV2 files, named the class layer 'Logits'
+    # (today's Keras: 'predictions'); Keras loads the files by position
     "mobilenet_v2": (MobileNetV2, dict(alpha=0.35, input_shape=(96, 96, 3), classifier_activation=None),
                      "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96.h5",
-                     lambda w, x: torch_mobilenet_v2(w, x, 0.35, classes=1000)),
+                     lambda w, x: torch_mobilenet_v2(w, x, 0.35, classes=1000), {"predictions": "Logits"}),
     "inception_v3": (InceptionV3, dict(include_top=False, input_shape=(75, 75, 3)),
-                     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", lambda w, x: TorchInception(w)(x)),
+                     "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", lambda w, x: TorchInception(w)(x),
+                     {}),
 }
 
 
@@ -399,7 +415,7 @@ H5_CASES = {  # name: (build, kwargs, Keras's file name for them, torch referenc
 def test_keras_h5_weight_files_load(case, tmp_path, monkeypatch):
     """The file under Keras's name loads by ``weights=path`` and, from ``$KERAS_HOME/models``, by
     ``weights="imagenet"``: the same weights, and the predictions of the PyTorch reference."""
-    build, kwargs, file_name, reference = H5_CASES[case]
+    build, kwargs, file_name, reference, rename = H5_CASES[case]
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=file_name.replace(".", r"\.")):
         build(weights="imagenet", **kwargs)
@@ -407,7 +423,10 @@ def test_keras_h5_weight_files_load(case, tmp_path, monkeypatch):
     weights = randomize(source, seed=3)
     (tmp_path / "models").mkdir()
     path = tmp_path / "models" / file_name
-    write_keras_h5(path, source, order=[layer.name for layer in source.layers][::-1])  # by name: any order
+    order = [layer.name for layer in keras_layer_order(source)]  # the order of Keras's files
+    if not rename:
+        order.reverse()  # the same names: loaded by name, in any order
+    write_keras_h5(path, source, order=order, rename=rename)
     irgraph.clear_session()
     irgraph.layers.Dense(3)  # a session that made other layers before
     x = _image(kwargs["input_shape"])
