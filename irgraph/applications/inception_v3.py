@@ -1,16 +1,17 @@
 """InceptionV3 (Szegedy et al. 2015, https://arxiv.org/abs/1512.00567) with Keras's signature, layer
 names, weight order and layouts, so the weight files Keras publishes load unchanged.
 
-Keras leaves InceptionV3's convolutions unnamed and loads its weight files by position. The
-published files were written by Keras 2.0 in a fresh session, so their layers are named
-``conv2d_1`` ... ``conv2d_94``, ``batch_normalization_1`` ... ``batch_normalization_94`` in the order
-the layers are made (and ``predictions``). This module gives every layer exactly the name that
-session gave it (``conv2d_k`` / ``batch_normalization_k`` / ``activation_k``, ``max_pooling2d_k``,
-``average_pooling2d_k``, ``concatenate_k``, counted from 1 within each model), whatever this process
-made before: the published files then load by name, and two models built in one process have the
-same names. The blocks are named ``mixed0`` ... ``mixed10`` (and ``mixed9_0``, ``mixed9_1``), the top
-``avg_pool`` / ``predictions``. BatchNormalization has no scale (``scale=False``: beta, moving mean
-and variance only), epsilon 1e-3, momentum 0.99.
+Keras leaves InceptionV3's layers unnamed (automatic names count across a session) and loads its
+weight files by position. The published files were written by Keras 2.0 in a fresh session, so
+their layers are named ``conv2d_1`` ... ``conv2d_94``, ``batch_normalization_1`` ...
+``batch_normalization_94`` in the order the layers are made (and ``predictions``). This module
+gives every layer exactly the name that session gave it (``conv2d_k`` / ``batch_normalization_k`` /
+``activation_k``, ``max_pooling2d_k``, ``average_pooling2d_k``, ``concatenate_k``, counted from 1
+within each model) whatever this process made before, so the published files load by name; a file
+saved with other names (a later Keras's ``conv2d``, ``conv2d_1``...) loads by position in Keras's
+layer order, as in Keras. The blocks are ``mixed0`` ... ``mixed10`` (and ``mixed9_0``,
+``mixed9_1``), the top ``avg_pool`` / ``predictions``. BatchNormalization has no scale
+(``scale=False``: beta, moving mean and variance), epsilon 1e-3, momentum 0.99.
 """
 from __future__ import annotations
 

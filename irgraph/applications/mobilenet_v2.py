@@ -6,6 +6,8 @@ prefixed ``expanded_conv_`` (no expansion), the others ``block_{i}_`` with ``exp
 / ``expand_relu``, ``pad`` (stride 2), ``depthwise`` / ``depthwise_BN`` / ``depthwise_relu``,
 ``project`` / ``project_BN`` and ``add`` where the block is residual; then ``Conv_1`` / ``Conv_1_bn`` /
 ``out_relu`` and the top ``predictions``. BatchNormalization: epsilon 1e-3, momentum 0.999.
+The published files with the top (written by keras_applications) call the class layer ``Logits``;
+like Keras, they load by position (in Keras's layer order) when the names differ.
 """
 from __future__ import annotations
 
