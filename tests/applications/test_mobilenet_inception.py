@@ -24,12 +24,14 @@ FEATURES = {MobileNet: 1024, MobileNetV2: 1280, InceptionV3: 2048}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The reference's small float64 ops: one thread is ~20x faster than two on a busy 2-core machine."""
+def _module_state():
+    """One torch thread for the reference's small float64 ops (~20x faster than two on a busy
+    2-core machine); the cached models are freed when the module ends."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+    _cached.cache_clear()
 
 
 # ============================================================================ counts and shapes
