@@ -532,7 +532,8 @@ def test_style_transfer_loss_and_gradients_vs_torch_at_two_images():
     conv_a, conv_b = _torch_net(model)
 
     def torch_loss(c):
-        batch = torch.cat([torch.from_numpy(content_img.astype(np.float64)), torch.from_numpy(style_img.astype(np.float64)), c])
+        fixed = [torch.from_numpy(img.astype(np.float64)) for img in (content_img, style_img)]
+        batch = torch.cat(fixed + [c])
         fe = torch.tanh(conv_b(torch.relu(conv_a(batch.permute(0, 3, 1, 2))))).permute(0, 2, 3, 1)
 
         def gram(t):
@@ -584,9 +585,8 @@ def test_ctc_batch_cost_vs_torch_and_finite_differences():
 
     def torch_loss(p):
         lp = torch.log(torch.from_numpy(p) + K.epsilon()).transpose(0, 1)
-        return torch.nn.functional.ctc_loss(lp, torch.from_numpy(labels).long(), torch.from_numpy(input_length[:, 0]).long(),
-                                            torch.from_numpy(label_length[:, 0]).long(), blank=classes - 1,
-                                            reduction="none").numpy()
+        lengths = [torch.from_numpy(a).long() for a in (labels, input_length[:, 0], label_length[:, 0])]
+        return torch.nn.functional.ctc_loss(lp, *lengths, blank=classes - 1, reduction="none").numpy()
     assert value.shape == (samples, 1)
     np.testing.assert_allclose(value[:, 0], torch_loss(probs.astype(np.float64)), rtol=1e-5)
     p64, fd = probs.astype(np.float64), np.zeros(probs.shape)

@@ -153,8 +153,6 @@ class VariableTensor(KerasTensor, Variable):
     def __repr__(self) -> str:
         return f"<K.variable '{self.path}' shape={self.shape} dtype={self.dtype}>"
 
-    __hash__ = object.__hash__
-
 
 def variable(value, dtype=None, name=None, constraint=None):
     """A variable (Keras 2 ``K.variable``) holding a copy of ``value``, of ``dtype`` (floatx by
