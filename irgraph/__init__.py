@@ -9,3 +9,12 @@ from .models import Model, Sequential, load_model  # noqa: F401
 from .tensor import Input, KerasTensor  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``irgraph.applications`` (as ``keras.applications``) and the other optional subpackages,
+    imported on first use so that ``import irgraph`` stays light."""
+    if name in ("applications", "preprocessing", "utils", "runtime"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'irgraph' has no attribute {name!r}")
