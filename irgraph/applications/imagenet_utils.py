@@ -268,8 +268,9 @@ def preprocess_input(x, data_format=None, mode: str = "caffe"):
     to [-1, 1]; ``torch``: scaled to [0, 1], then each channel normalised by the ImageNet mean
     and std. Numpy arrays come back as float arrays; like Keras, a float array is changed in
     place (pass a copy to keep it). Functional tensors give a functional tensor."""
+    from ..tensor import KerasTensor
     data_format = _mode_and_format(mode, data_format)
-    if K.is_keras_tensor(x):
+    if isinstance(x, KerasTensor):  # any functional tensor: placeholders and variables included
         return _preprocess_symbolic(x, data_format, mode)
     return _preprocess_numpy(x, data_format, mode)
 
