@@ -67,8 +67,11 @@ class Model(Layer):
         self._trainer = None
         self.stop_training = False
         self.history = None
-        if inputs is None and outputs is None and type(self) is not Model:
+        self._pending_compile = None
+        if inputs is None and outputs is None:  # a subclass traced on first use, or Model()
             self._nodes, self._layers_list, self._inputs, self._outputs = [], [], [], []
+            self._awaiting_trace = True
+            self.built = False
             return
         if inputs is None or outputs is None:
             raise ValueError("Model needs both inputs and outputs: Model(inputs, outputs) "
@@ -77,6 +80,43 @@ class Model(Layer):
 
     def _default_name(self):
         return "functional" if type(self) is Model else super()._default_name()
+
+    # ----------------------------------------------------------------------------- deferred build
+    # A Sequential without an input shape and a subclassed model are built on first use: the
+    # first call, fit, predict, evaluate, train_on_batch or build(input_shape). A subclass is
+    # traced by calling its ``call`` on Input tensors shaped like the first data (free batch axis),
+    # which gives the same functional graph, IR, passes and ONNX as a functional model.
+    def _awaiting_build(self) -> bool:
+        return self.__dict__.get("_awaiting_trace", False)
+
+    def _require_built(self):
+        if self._awaiting_build():
+            raise ValueError(_NOT_BUILT)
+
+    def _build_for_data(self, x):
+        """Build a deferred model for the data (arrays or tensors) it is first given."""
+        if self._awaiting_build():
+            self._build_on(_symbolic_like(x))
+
+    def _build_on(self, inputs):
+        """Trace ``call`` on the Input tensors ``inputs`` (a tensor, list or dict of them)."""
+        if type(self).call is Model.call:
+            raise NotImplementedError(f"Model '{self.name}' has no call(): subclass Model and define "
+                                      "call(), or create it as Model(inputs, outputs)")
+        tracked = [lyr for lyr in self._sublayers if not isinstance(lyr, InputLayer)]
+        outputs = self.call(inputs)
+        self._init_graph(inputs, outputs)
+        self._awaiting_trace = False
+        # a subclass lists the layers assigned to it (Keras's tracking), then any other layer it called
+        called = [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer) and lyr not in tracked]
+        self._layers_list = tracked + called
+        self._sublayers_set()
+        self._compile_pending()
+
+    def _compile_pending(self):
+        if self._pending_compile is not None:
+            pending, self._pending_compile = self._pending_compile, None
+            self.compile(**pending)
 
     # ----------------------------------------------------------------------------- graph walk
     def _init_graph(self, inputs, outputs, known_nodes=()):
@@ -175,8 +215,16 @@ class Model(Layer):
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: "
                          f"{', '.join(lyr.name for lyr in self._layers_list)}")
 
-    def build(self, input_shape):
+    def build(self, input_shape=None):
+        if self._awaiting_build():
+            if input_shape is None:
+                raise ValueError(f"model '{self.name}': build() needs an input_shape, e.g. (None, 3)")
+            self._build_on(_inputs_for_shapes(input_shape))
         self.built = True
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._build_for_data(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
         """Trace the recorded calls on new tensors (the model used as a layer). ``mask``: the masks
@@ -237,6 +285,7 @@ class Model(Layer):
     @property
     def graph(self) -> Graph:
         """The layer-level IR: input, call, weight and output nodes."""
+        self._require_built()
         if "layer" not in self._graph_cache:
             self._graph_cache["layer"] = self._build_layer_graph()
         return self._graph_cache["layer"]
@@ -318,9 +367,11 @@ class Model(Layer):
             return self._runtime
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None, device="auto"):
+        self._build_for_data(x)
         return self._runner(device).predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
 
     def predict_on_batch(self, x):
+        self._build_for_data(x)
         return self._runner().predict_on_batch(x)
 
     def predict_generator(self, generator, steps=None, verbose=0, **kwargs):
@@ -338,6 +389,12 @@ class Model(Layer):
         kwargs.pop("sample_weight_mode", None)
         if kwargs:
             raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")
+        if self._awaiting_build():  # the outputs are known once the model is built
+            from .optimizers import get as get_optimizer
+            self._pending_compile = dict(optimizer=get_optimizer(optimizer), loss=loss, metrics=metrics,
+                                         loss_weights=loss_weights, weighted_metrics=weighted_metrics,
+                                         device=device)
+            return
         compiled = CompileConfig(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
         if self._trainer is not None:  # the weights stay; the old sessions and buffers go
             self._trainer.close()
@@ -346,7 +403,10 @@ class Model(Layer):
 
     @property
     def optimizer(self):
-        return None if self.compiled is None else self.compiled.optimizer
+        if self.compiled is None:
+            pending = self.__dict__.get("_pending_compile")
+            return None if pending is None else pending["optimizer"]
+        return self.compiled.optimizer
 
     def _get_trainer(self):
         if self.compiled is None:
@@ -358,20 +418,24 @@ class Model(Layer):
         return self._trainer
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        self._build_for_data(x)
         from .training import trainer
         return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                            callbacks=callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
+        self._build_for_data(x)
         from .training import trainer
         return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        self._build_for_data(x)
         from .training import trainer
         return trainer.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._build_for_data(x)
         from .training import trainer
         return trainer.test_on_batch(self, x, y, sample_weight, return_dict)
 
@@ -476,6 +540,16 @@ class Sequential(Model):
     def _default_name(self):
         return "sequential"
 
+    def _awaiting_build(self) -> bool:
+        return self._input_tensor is None
+
+    def _build_on(self, inputs):
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers: add() some before calling it")
+        self._input_tensor = inputs
+        self._rebuild()
+        self._compile_pending()
+
     def add(self, layer, rebuild=True):
         if isinstance(layer, KerasTensor):
             lyr = layer._keras_history[0]
@@ -492,9 +566,8 @@ class Sequential(Model):
                 self._rebuild()
             return
         self._stack.append(layer)
-        if self._input_tensor is None and len(self._stack) == 1 and layer._batch_input_shape is not None:
-            bs = layer._batch_input_shape
-            self._input_tensor = Input(batch_shape=bs, dtype=_first_input_dtype(layer))
+        if self._input_tensor is None and len(self._stack) == 1:
+            self._input_tensor = _first_layer_input(layer)
         if rebuild:
             self._rebuild()
 
@@ -541,33 +614,12 @@ class Sequential(Model):
         if self._input_tensor is None:
             if input_shape is None:
                 raise ValueError("Sequential.build needs an input shape (including the batch axis)")
-            self._input_tensor = Input(batch_shape=tuple(input_shape))
-            self._rebuild()
-
-    def _require_built(self):
-        if self._input_tensor is None:
-            raise ValueError(f"Sequential model '{self.name}' has no input shape yet: give the first "
-                             "layer input_shape=..., add an Input, or call model.build(shape)")
+            first = self._stack[0] if self._stack else None
+            self._build_on(Input(batch_shape=tuple(input_shape), dtype=_first_input_dtype(first)))
 
     @property
     def layers(self):
         return list(self._stack)
-
-    def __call__(self, inputs, *args, **kwargs):
-        if self._input_tensor is None:
-            leaves, _ = flatten(inputs, _is_tensor)
-            if leaves and all(hasattr(t, "shape") for t in leaves):
-                self.build((None,) + tuple(leaves[0].shape[1:]))
-        return super().__call__(inputs, *args, **kwargs)
-
-    @property
-    def graph(self):
-        self._require_built()
-        return super().graph
-
-    def predict(self, *a, **k):
-        self._require_built()
-        return super().predict(*a, **k)
 
 
 # ======================================================== saving (irgraph/saving.py) =================
@@ -578,6 +630,50 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     from .saving import load_model as _load
     return _load(filepath, custom_objects=custom_objects, compile=compile)
 # ======================================================== end of saving ==============================
+
+
+_NOT_BUILT = ("This model has not yet been built. Build the model first by calling `build()` or by "
+              "calling the model on a batch of data.")
+
+
+def _first_layer_input(layer):
+    """The Input a Sequential gets from its first layer: the layer's input shape, or the input of
+    a built model used as the first layer; None when the Sequential must wait for data."""
+    if layer._batch_input_shape is not None:
+        return Input(batch_shape=layer._batch_input_shape, dtype=_first_input_dtype(layer))
+    if isinstance(layer, Model) and not layer._awaiting_build() and len(layer.inputs) == 1:
+        t = layer.inputs[0]
+        return Input(batch_shape=tuple(t.shape), dtype=t.dtype)
+    return None
+
+
+def _is_shape(s) -> bool:
+    return isinstance(s, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in s)
+
+
+def _inputs_for_shapes(input_shape):
+    """Input tensors (free batch axis) for a shape, a list of shapes or a dict of shapes."""
+    if isinstance(input_shape, dict):
+        return {k: _inputs_for_shapes(v) for k, v in input_shape.items()}
+    if _is_shape(input_shape):
+        return Input(batch_shape=(None,) + tuple(input_shape)[1:])
+    return [_inputs_for_shapes(s) for s in input_shape]
+
+
+def _symbolic_like(x):
+    """Input tensors shaped like the data ``x`` (arrays or tensors; a list, tuple or dict of them),
+    with a free batch axis; integer data gives integer inputs."""
+    if isinstance(x, dict):
+        return {k: _symbolic_like(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_symbolic_like(v) for v in x]
+    if _is_tensor(x):
+        dims = tuple(d if isinstance(d, (int, np.integer)) else None for d in x.shape[1:])
+        return Input(batch_shape=(None,) + dims, dtype=x.dtype)
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise ValueError(_NOT_BUILT + f" (it cannot be built from data of type {type(x).__name__})")
+    a = np.asarray(x)
+    return Input(batch_shape=(None,) + a.shape[1:], dtype=a.dtype.name if a.dtype.kind in "iu" else None)
 
 
 def _first_input_dtype(layer):

@@ -415,7 +415,7 @@ class Layer:
         with scope(scope_name or self.name):
             self._check_input_spec(inputs)
             self._maybe_build(inputs)
-            if self._accepts_training() and "training" not in kwargs:
+            if self._accepts_training() and kwargs.get("training") is None:  # None: the outer phase
                 kwargs = dict(kwargs, training=st.training)
             try:
                 out = self.call(inputs, *args, **kwargs)
