@@ -1,6 +1,13 @@
-"""What `compile` was told, resolved per model output: losses, loss weights, metrics, optimizer."""
+"""What `compile` was told, resolved per model output: losses, loss weights, metrics, optimizer.
+
+Every structure Keras 3 accepts is spread over the model's outputs here (a dict by output name, a
+list in output order, nested per-output lists, a loss for only some outputs), with Keras's errors
+for keys and lengths that do not fit. Two Keras 2 spellings stay: one loss for every output, and a
+flat metrics list given to every output.
+"""
 from __future__ import annotations
 
+import copy
 import math
 
 from .. import losses as losses_mod
@@ -8,21 +15,60 @@ from .. import metrics as metrics_mod
 from .. import optimizers
 
 
-def _per_output(value, names: list[str], what: str, default=None):
-    """Spread a compile argument over the outputs: a dict by output name, a list in output order,
-    or one value for every output (Keras 2 behaviour)."""
-    if isinstance(value, dict):
-        unknown = [k for k in value if k not in names]
+def _is_seq(value) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+# ------------------------------------------------------------------------------------------ losses
+def _single_loss(entry, output: str):
+    """One output's loss: an identifier, None, or (Keras 3 nesting) a one-element list of one."""
+    if _is_seq(entry):
+        entries = [e for e in entry if e is not None]
+        if len(entries) > 1:
+            raise ValueError(f"compile(): output '{output}' is given {len(entries)} losses {list(entry)}; "
+                             "irgraph takes one loss per output (sum them in one loss function)")
+        return entries[0] if entries else None
+    return entry
+
+
+def _losses_per_output(loss, names: list[str]) -> list:
+    """Keras 3's loss structures spread over the outputs (None: that output has no loss)."""
+    if isinstance(loss, dict):
+        if any(k not in names for k in loss):
+            raise ValueError(f"Expected keys {names} in loss dict, but found loss.keys()={list(loss.keys())}")
+        return [_single_loss(loss.get(n), n) for n in names]
+    if _is_seq(loss) and not (len(names) == 1 and len(loss) == 1 and not _is_seq(loss[0])):
+        if len(names) == 1:
+            return [_single_loss(loss[0] if len(loss) == 1 else loss, names[0])]
+        if len(loss) > len(names):
+            raise KeyError(f"The path: ({len(names)},) in the `loss` argument, can't be found in either the "
+                           "model's output (`y_pred`) or in the labels (`y_true`).")
+        padded = list(loss) + [None] * (len(names) - len(loss))
+        return [_single_loss(e, n) for e, n in zip(padded, names)]
+    if _is_seq(loss):
+        loss = loss[0]
+    return [loss] * len(names)  # one loss for every output (Keras 2)
+
+
+def _loss_weights_per_output(weights, names: list[str]) -> list:
+    if weights is None:
+        return [1.0] * len(names)
+    if isinstance(weights, dict):
+        unknown = [k for k in weights if k not in names]
         if unknown:
-            raise ValueError(f"compile(): {what} names {unknown}, which are not outputs of the model; "
-                             f"its outputs are {names}")
-        return [value.get(n, default) for n in names]
-    if isinstance(value, (list, tuple)) and what != "metrics":
-        if len(value) != len(names):
-            raise ValueError(f"compile(): {what} has {len(value)} entries but the model has "
-                             f"{len(names)} outputs {names}; pass one per output or a dict by name")
-        return list(value)
-    return [value] * len(names)
+            raise ValueError(f"Expected keys {names} in loss_weights dict, but found "
+                             f"loss_weights.keys()={list(weights.keys())}")
+        return [weights.get(n, 1.0) for n in names]
+    if _is_seq(weights):
+        if len(weights) != len(names):
+            raise ValueError(f"`loss_weights` must match the number of losses, got {len(names)} losses "
+                             f"and {len(weights)} weights.")
+        return list(weights)
+    if isinstance(weights, (int, float)) and not isinstance(weights, bool):
+        return [weights] * len(names)
+    raise ValueError("Expected `loss_weights` argument to be a float (single output case) or a list, tuple, "
+                     f"or dict (multiple output case). Received instead: loss_weights={weights} of type "
+                     f"{type(weights)}")
 
 
 def _loss_weight(w, output: str) -> float:
@@ -35,51 +81,94 @@ def _loss_weight(w, output: str) -> float:
     return value
 
 
+# ----------------------------------------------------------------------------------------- metrics
+def _metric_entries(entry) -> list:
+    """One output's metrics as a list: None, one metric, or a (possibly None-holding) list."""
+    if entry is None:
+        return []
+    return [m for m in entry if m is not None] if _is_seq(entry) else [entry]
+
+
+def _metrics_from_dict(metrics: dict, names: list[str], what: str) -> list:
+    for key in metrics:
+        if key not in names:
+            raise ValueError(f"In the dict argument `{what}`, key '{key}' does not correspond to any model "
+                             f"output. Received:\n{what}={metrics}")
+    return [_metric_entries(metrics.get(n)) for n in names]
+
+
+def _metrics_from_list(metrics, names: list[str], what: str) -> list:
+    per_output = any(_is_seq(m) or m is None for m in metrics)
+    if len(names) == 1:
+        flat = [m for entry in metrics for m in _metric_entries(entry)] if per_output else list(metrics)
+        return [flat]
+    if not per_output:  # a flat list: every output gets every metric (Keras 2)
+        return [list(metrics) for _ in names]
+    if len(metrics) != len(names):
+        raise ValueError(f"For a model with multiple outputs, when providing the `{what}` argument as a list, "
+                         f"it should have as many entries as the model has outputs. Received:\n{what}={metrics}"
+                         f"\nof length {len(metrics)} whereas the model has {len(names)} outputs.")
+    return [_metric_entries(m) for m in metrics]
+
+
+def _metric_lists(metrics, names: list[str], what: str) -> list:
+    if metrics is None:
+        return [[] for _ in names]
+    if isinstance(metrics, dict):
+        return _metrics_from_dict(metrics, names, what)
+    if _is_seq(metrics):
+        return _metrics_from_list(metrics, names, what)
+    return [[metrics] for _ in names]  # one bare metric (Keras 2)
+
+
+def _unique_names(metrics: list, weighted: list) -> list:
+    """Keras 3's names within one output: a repeated metric gets `_1`, `_2`; a weighted metric whose
+    name is taken gets `weighted_` (then `_1`, ...). Returns the weighted list, renamed where needed."""
+    seen: dict[str, int] = {}
+
+    def claim(name: str) -> str:
+        if name not in seen:
+            seen[name] = 1
+            return name
+        seen[name] += 1
+        return claim(f"{name}_{seen[name] - 1}")
+
+    def named(m, name: str):
+        if name == m.name:
+            return m
+        m = copy.deepcopy(m)  # the user's object keeps its name; a repeat gets its own state
+        m.name = name
+        return m
+
+    metrics[:] = [named(m, claim(m.name)) for m in metrics]
+    return [named(m, claim(f"weighted_{m.name}") if m.name in seen else claim(m.name)) for m in weighted]
+
+
 class CompileConfig:
     def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                  weighted_metrics=None):
         self.output_names = list(model.output_names)
         names = self.output_names
         self.optimizer = optimizers.get(optimizer)
-        self.loss_ids = _per_output(loss, names, "loss")
+        self.loss_ids = _losses_per_output(loss, names)
         self.losses = [None if ident is None else losses_mod.get(ident) for ident in self.loss_ids]
-        weights = _per_output(loss_weights, names, "loss_weights", default=1.0) if loss_weights is not None \
-            else [1.0] * len(names)
+        weights = _loss_weights_per_output(loss_weights, names)
         self.loss_weights = [1.0 if w is None else _loss_weight(w, n) for w, n in zip(weights, names)]
-        self.metric_ids = self._metric_lists(metrics, names, "metrics")
-        self.weighted_metric_ids = self._metric_lists(weighted_metrics, names, "weighted_metrics")
+        self.metric_ids = _metric_lists(metrics, names, "metrics")
+        self.weighted_metric_ids = _metric_lists(weighted_metrics, names, "weighted_metrics")
         if all(loss is None for loss in self.losses):
             raise ValueError("compile() needs a loss for at least one output (e.g. loss='mse'); "
                              f"the model's outputs are {names}")
 
-    @staticmethod
-    def _metric_lists(metrics, names, what):
-        if metrics is None:
-            return [[] for _ in names]
-        if isinstance(metrics, dict):
-            unknown = [k for k in metrics if k not in names]
-            if unknown:
-                raise ValueError(f"compile(): {what} names {unknown}, which are not outputs of the model; "
-                                 f"its outputs are {names}")
-            out = []
-            for n in names:
-                m = metrics.get(n, [])
-                out.append(list(m) if isinstance(m, (list, tuple)) else [m])
-            return out
-        if isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
-            if len(metrics) != len(names):
-                raise ValueError(f"compile(): {what} has {len(metrics)} lists for {len(names)} outputs")
-            return [list(m) for m in metrics]
-        items = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-        return [list(items) for _ in names]
-
     def resolve_metrics(self, label_shapes: dict, pred_shapes: dict):
-        """Metric objects per output (Keras resolves 'accuracy' from the loss and the shapes)."""
+        """Metric objects per output (Keras resolves 'accuracy' from the loss and the shapes), named
+        as Keras 3 names them in the logs."""
         resolved, weighted = [], []
         for name, loss_id, loss, ids, wids in zip(self.output_names, self.loss_ids, self.losses,
                                                   self.metric_ids, self.weighted_metric_ids):
             kw = dict(loss=loss if loss is not None else loss_id, y_true_shape=label_shapes.get(name),
                       y_pred_shape=pred_shapes.get(name))
-            resolved.append([metrics_mod.get(m, **kw) for m in ids])
-            weighted.append([metrics_mod.get(m, **kw) for m in wids])
+            plain = [metrics_mod.get(m, **kw) for m in ids]
+            resolved.append(plain)
+            weighted.append(_unique_names(plain, [metrics_mod.get(m, **kw) for m in wids]))
         return resolved, weighted

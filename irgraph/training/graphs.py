@@ -99,8 +99,14 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
 
     state_vars = [var for var, _ in train_graph.state_updates]
     return StepGraphs(train, train_pm, slots,
-                      [f"{n}_loss" for n, loss in zip(names, config.losses) if loss is not None],
+                      _output_loss_keys(names, config.losses),
                       train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval)
+
+
+def _output_loss_keys(names, losses) -> list[str]:
+    """Keras 3 logs `<output>_loss` only when more than one output has a loss."""
+    keys = [f"{n}_loss" for n, loss in zip(names, losses) if loss is not None]
+    return keys if len(keys) > 1 else []
 
 
 def _check_unique(names):
