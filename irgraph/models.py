@@ -100,16 +100,19 @@ class Model(Layer):
 
     def _build_on(self, inputs):
         """Trace ``call`` on the Input tensors ``inputs`` (a tensor, list or dict of them)."""
-        if type(self).call is Model.call:
+        if not _defines_call(type(self)):
             raise NotImplementedError(f"Model '{self.name}' has no call(): subclass Model and define "
                                       "call(), or create it as Model(inputs, outputs)")
         tracked = [lyr for lyr in self._sublayers if not isinstance(lyr, InputLayer)]
         outputs = self.call(inputs)
         self._init_graph(inputs, outputs)
         self._awaiting_trace = False
-        # a subclass lists the layers assigned to it (Keras's tracking), then any other layer it called
+        # a subclass lists the layers assigned to it (Keras's tracking), then any other layer it
+        # called; its Input layers stay in the graph's list (the saved config) but not in ``layers``
+        inputs = [lyr for lyr in self._layers_list if isinstance(lyr, InputLayer)]
         called = [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer) and lyr not in tracked]
-        self._layers_list = tracked + called
+        self._layers_list = inputs + tracked + called
+        self._traced_subclass = True
         self._sublayers_set()
         self._compile_pending()
 
@@ -175,6 +178,8 @@ class Model(Layer):
     # ----------------------------------------------------------------------------- layer API
     @property
     def layers(self) -> list:
+        if self.__dict__.get("_traced_subclass"):
+            return [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer)]
         return list(self._layers_list)
 
     @property
@@ -490,6 +495,10 @@ class Model(Layer):
         """Rebuild the architecture (fresh weights); classes by name from irgraph's layers plus
         ``custom_objects`` (which Lambda functions and custom layer classes need)."""
         from .serialization import model_from_config
+        if _defines_call(cls) and not issubclass(cls, Sequential):
+            # a subclassed model was saved as the functional graph of its trace: that graph comes
+            # back (same layers and weight names); its Python ``call`` is not part of the file
+            return model_from_config(Model, config, custom_objects)
         return model_from_config(cls, config, custom_objects)
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, **kwargs):
@@ -611,11 +620,19 @@ class Sequential(Model):
         self._init_graph(self._input_tensor, x, known_nodes=known)
 
     def build(self, input_shape=None):
+        if self._input_tensor is not None and input_shape is not None:
+            self._check_build_shape(tuple(input_shape))
         if self._input_tensor is None:
             if input_shape is None:
                 raise ValueError("Sequential.build needs an input shape (including the batch axis)")
             first = self._stack[0] if self._stack else None
             self._build_on(Input(batch_shape=tuple(input_shape), dtype=_first_input_dtype(first)))
+
+    def _check_build_shape(self, input_shape):
+        have = tuple(self._input_tensor.shape) if isinstance(self._input_tensor, KerasTensor) else None
+        if have is not None and tuple(input_shape)[1:] != have[1:]:
+            raise ValueError(f"Sequential model '{self.name}' has already been configured to use input "
+                             f"shape {have}. You cannot build it with input_shape {tuple(input_shape)}")
 
     @property
     def layers(self):
@@ -647,33 +664,38 @@ def _first_layer_input(layer):
     return None
 
 
+def _defines_call(cls) -> bool:
+    return cls.call is not Model.call
+
+
 def _is_shape(s) -> bool:
     return isinstance(s, (tuple, list)) and all(d is None or isinstance(d, (int, np.integer)) for d in s)
 
 
-def _inputs_for_shapes(input_shape):
+def _inputs_for_shapes(input_shape, name=None):
     """Input tensors (free batch axis) for a shape, a list of shapes or a dict of shapes."""
     if isinstance(input_shape, dict):
-        return {k: _inputs_for_shapes(v) for k, v in input_shape.items()}
+        return {k: _inputs_for_shapes(v, name=k) for k, v in input_shape.items()}
     if _is_shape(input_shape):
-        return Input(batch_shape=(None,) + tuple(input_shape)[1:])
+        return Input(batch_shape=(None,) + tuple(input_shape)[1:], name=name)
     return [_inputs_for_shapes(s) for s in input_shape]
 
 
-def _symbolic_like(x):
+def _symbolic_like(x, name=None):
     """Input tensors shaped like the data ``x`` (arrays or tensors; a list, tuple or dict of them),
     with a free batch axis; integer data gives integer inputs."""
-    if isinstance(x, dict):
-        return {k: _symbolic_like(v) for k, v in x.items()}
+    if isinstance(x, dict):  # the keys name the inputs, so the same dicts feed predict and fit
+        return {k: _symbolic_like(v, name=k) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_symbolic_like(v) for v in x]
     if _is_tensor(x):
         dims = tuple(d if isinstance(d, (int, np.integer)) else None for d in x.shape[1:])
-        return Input(batch_shape=(None,) + dims, dtype=x.dtype)
+        return Input(batch_shape=(None,) + dims, dtype=x.dtype, name=name)
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         raise ValueError(_NOT_BUILT + f" (it cannot be built from data of type {type(x).__name__})")
     a = np.asarray(x)
-    return Input(batch_shape=(None,) + a.shape[1:], dtype=a.dtype.name if a.dtype.kind in "iu" else None)
+    dtype = a.dtype.name if a.dtype.kind in "iu" else None
+    return Input(batch_shape=(None,) + a.shape[1:], dtype=dtype, name=name)
 
 
 def _first_input_dtype(layer):

@@ -126,3 +126,43 @@ def test_functional_subclass_with_extra_arguments():
     model = Head(5, name="head")
     assert model.name == "head" and model.units == 5
     assert model.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 5)
+
+
+# keras/src/models/model_test.py: dict inputs of a subclassed model, matched by key
+def test_subclass_dict_inputs():
+    from irgraph.layers import Concatenate
+
+    class TwoInputs(Model):
+        def __init__(self):
+            super().__init__()
+            self.concat = Concatenate()
+            self.out = Dense(2)
+
+        def call(self, inputs):
+            return self.out(self.concat([inputs["a"], inputs["b"]]))
+
+    x, _ = _data()
+    model = TwoInputs()
+    assert model.predict({"a": x, "b": x[:, :2]}, verbose=0).shape == (8, 2)
+    assert model.input_names == ["a", "b"]
+
+
+# keras/src/saving/saving_lib_test.py (custom model saved and loaded with custom_objects)
+def test_subclass_save_and_load(tmp_path):
+    from irgraph.models import load_model
+    x, _ = _data()
+    model = TwoDense()
+    expected = model.predict(x, verbose=0)
+    model.save(str(tmp_path / "m.onnx"))
+    # the file holds the traced graph; it comes back as that functional graph with the weights
+    loaded = load_model(str(tmp_path / "m.onnx"), custom_objects={"TwoDense": TwoDense})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
+
+
+# keras/src/models/sequential_test.py::test_basic_flow_as_a_submodel (a subclassed model inside)
+def test_subclass_inside_sequential():
+    from irgraph.models import Sequential
+    x, _ = _data()
+    model = Sequential([TwoDense(), Dense(2)])
+    assert model.predict(x, verbose=0).shape == (8, 2)
+    assert len(model.weights) == 6

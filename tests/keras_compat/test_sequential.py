@@ -116,3 +116,18 @@ def test_deferred_sequential_numeric():
     out = model.predict(x, verbose=0)
     (w1, b1), (w2, b2) = model.layers[0].get_weights(), model.layers[1].get_weights()
     np.testing.assert_allclose(out, np.maximum(x @ w1 + b1, 0) @ w2 + b2, rtol=1e-5, atol=1e-5)
+
+
+# keras/src/models/sequential_test.py::test_errors (build conflict)
+def test_build_conflict_raises():
+    model = Sequential([Input(shape=(2,), batch_size=3), Dense(2)])
+    with pytest.raises(ValueError, match="already been configured"):
+        model.build((3, 4))
+    model.build((3, 2))  # the shape it has is fine
+
+
+# keras/src/models/sequential_test.py::test_basic_flow_deferred with integer data (Embedding first)
+def test_deferred_integer_inputs():
+    from irgraph.layers import Embedding
+    model = Sequential([Embedding(10, 4), Dense(1)])
+    assert model.predict(np.array([[1, 2], [3, 4]]), verbose=0).shape == (2, 2, 1)
