@@ -7,6 +7,7 @@ IR; ``model.to_onnx()`` runs the passes and emits ONNX; ``predict`` runs it in o
 from __future__ import annotations
 
 import collections
+import itertools
 
 import numpy as np
 
@@ -98,6 +99,23 @@ class Model(Layer):
         if self._awaiting_build():
             self._build_on(_symbolic_like(x))
 
+    def _build_for_batches(self, x):
+        """`_build_for_data` for what fit, evaluate and predict take: arrays, or batches from a
+        generator (whose first batch is read here and given back in front) or a Sequence.
+        Returns the data to use in place of ``x``."""
+        if not self._awaiting_build() or x is None:
+            return x
+        if hasattr(x, "__next__"):
+            first = next(x)
+            self._build_for_data(_batch_inputs(first))
+            return itertools.chain([first], x)
+        if hasattr(x, "__getitem__") and hasattr(x, "__len__") and not isinstance(x, (list, tuple, dict)) \
+                and not hasattr(x, "shape"):
+            self._build_for_data(_batch_inputs(x[0]))
+            return x
+        self._build_for_data(x)
+        return x
+
     def _build_on(self, inputs):
         """Trace ``call`` on the Input tensors ``inputs`` (a tensor, list or dict of them)."""
         if not _defines_call(type(self)):
@@ -178,6 +196,8 @@ class Model(Layer):
     # ----------------------------------------------------------------------------- layer API
     @property
     def layers(self) -> list:
+        if self._awaiting_build():  # a subclass not yet traced: the layers assigned to it
+            return [lyr for lyr in self._sublayers if not isinstance(lyr, InputLayer)]
         if self.__dict__.get("_traced_subclass"):
             return [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer)]
         return list(self._layers_list)
@@ -372,7 +392,7 @@ class Model(Layer):
             return self._runtime
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None, callbacks=None, device="auto"):
-        self._build_for_data(x)
+        x = self._build_for_batches(x)
         return self._runner(device).predict(x, batch_size=batch_size, verbose=verbose, steps=steps)
 
     def predict_on_batch(self, x):
@@ -423,14 +443,14 @@ class Model(Layer):
         return self._trainer
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
-        self._build_for_data(x)
+        x = self._build_for_batches(x)
         from .training import trainer
         return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                            callbacks=callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        self._build_for_data(x)
+        x = self._build_for_batches(x)
         from .training import trainer
         return trainer.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
@@ -662,6 +682,11 @@ def _first_layer_input(layer):
         t = layer.inputs[0]
         return Input(batch_shape=tuple(t.shape), dtype=t.dtype)
     return None
+
+
+def _batch_inputs(batch):
+    """The inputs of one batch from a generator or Sequence: ``x`` of ``(x, y[, sample_weight])``."""
+    return batch[0] if isinstance(batch, tuple) and len(batch) in (1, 2, 3) else batch
 
 
 def _defines_call(cls) -> bool:

@@ -166,3 +166,23 @@ def test_subclass_inside_sequential():
     model = Sequential([TwoDense(), Dense(2)])
     assert model.predict(x, verbose=0).shape == (8, 2)
     assert len(model.weights) == 6
+
+
+# keras/src/models/model_test.py: the layers assigned in __init__ are listed before the build
+def test_subclass_layers_before_build():
+    model = TwoDense()
+    assert model.layers == [model.hidden, model.out]
+    assert model.weights == []
+
+
+# keras/src/trainers/trainer_test.py (fit on a generator): the first batch builds the model
+def test_subclass_fit_on_generator():
+    def batches():
+        x, y = _data(4)
+        while True:
+            yield x, y
+
+    model = TwoDense()
+    model.compile("sgd", "mse")
+    history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
+    assert model.built and len(history.history["loss"]) == 2

@@ -131,3 +131,10 @@ def test_deferred_integer_inputs():
     from irgraph.layers import Embedding
     model = Sequential([Embedding(10, 4), Dense(1)])
     assert model.predict(np.array([[1, 2], [3, 4]]), verbose=0).shape == (2, 2, 1)
+
+
+# keras/src/models/sequential_test.py::test_basic_flow_deferred: predict on a generator builds it
+def test_deferred_predict_on_generator():
+    model = Sequential([Dense(1)])
+    batches = (np.ones((2, 3), "float32") for _ in range(2))
+    assert model.predict(batches, steps=2, verbose=0).shape == (4, 1)
