@@ -82,6 +82,15 @@ class Model(Layer):
     def _default_name(self):
         return "functional" if type(self) is Model else super()._default_name()
 
+    def __setattr__(self, key, value):
+        """Layers held in a list, tuple or dict attribute are tracked too (Keras tracks them)."""
+        held = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+        if "_sublayers" in self.__dict__ and not key.startswith("_"):
+            for item in held:
+                if isinstance(item, Layer) and item is not self and item not in self._sublayers:
+                    self._sublayers.append(item)
+        super().__setattr__(key, value)
+
     # ----------------------------------------------------------------------------- deferred build
     # A Sequential without an input shape and a subclassed model are built on first use: the
     # first call, fit, predict, evaluate, train_on_batch or build(input_shape). A subclass is

@@ -186,3 +186,24 @@ def test_subclass_fit_on_generator():
     model.compile("sgd", "mse")
     history = model.fit(batches(), steps_per_epoch=3, epochs=2, verbose=0)
     assert model.built and len(history.history["loss"]) == 2
+
+
+# keras/src/models/model_test.py: layers held in a list attribute are tracked, in order
+def test_subclass_tracks_layer_lists():
+    class Stack(Model):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [Dense(4, activation="relu"), Dense(3)]
+            self.out = Dense(1)
+
+        def call(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return self.out(x)
+
+    model = Stack()
+    assert model.layers == model.blocks + [model.out]
+    x, _ = _data()
+    assert model.predict(x, verbose=0).shape == (8, 1)
+    assert model.layers == model.blocks + [model.out]
+    assert len(model.weights) == 6
