@@ -412,7 +412,25 @@ class Model(Layer):
         return self.predict(generator, steps=steps, verbose=verbose)
 
     def _eager_call(self, inputs, args, kwargs):
+        """``model(arrays, training=...)``: ``training=True`` runs the training-phase graph (as
+        Keras 3 does: Dropout active, BatchNormalization on batch statistics, moving statistics
+        updated); otherwise the inference session."""
+        training = kwargs.get("training", args[0] if args else None)
+        if training is not None and not isinstance(training, (bool, np.bool_)):
+            raise ValueError(f"model '{self.name}': training must be True, False or None, got {training!r}")
+        self._build_for_data(inputs)
+        if training:
+            return self._training_runner().predict_on_batch(inputs)
         return self.predict_on_batch(inputs)
+
+    def _training_runner(self):
+        from .runtime import TrainingPhaseRunner
+        from .variables import LOCK
+        with LOCK:
+            runner = self._graph_cache.get("training_phase_runner")
+            if runner is None:
+                runner = self._graph_cache["training_phase_runner"] = TrainingPhaseRunner(self)
+            return runner
 
     # ----------------------------------------------------------------------------- training
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,

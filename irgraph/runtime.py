@@ -317,3 +317,65 @@ def _is_generator_like(x) -> bool:
     return isinstance(x, collections.abc.Iterator) or (
         isinstance(x, collections.abc.Iterable) and not isinstance(x, (np.ndarray, list, tuple, dict, str))
         and not hasattr(x, "shape"))
+
+
+class TrainingPhaseRunner(InferenceRunner):
+    """``model(x, training=True)`` on arrays: the training-phase forward graph (Dropout active,
+    BatchNormalization on the batch statistics), as Keras 3 runs a model called eagerly with
+    ``training=True``. Like Keras, the call updates the layers' state (BatchNormalization's moving
+    mean and variance): their new values are extra outputs of the graph, written back after a run."""
+
+    def __init__(self, model, device: str = "auto"):
+        super().__init__(model, device)
+        self._fast = None  # outputs beyond the model's: always the general path
+        self._state_vars = None
+
+    def _emit(self):
+        from passes.cleanup import cleanup
+        from passes.fuse import fuse
+        from passes.lower import lower
+        from passes.manager import PassManager
+        from passes.shapes import infer_shapes
+
+        from .onnx.emit import emit
+        state: list = []
+
+        def lower_(g):
+            og = lower(g, training=True)
+            for var, tensor in og.state_updates:
+                og.add_output(f"{var.path}:new", tensor)
+                state.append(var)
+            og.refresh_edges()
+            return og
+        lower_.__name__ = "lower"
+        graph = PassManager([lower_, infer_shapes, cleanup, fuse]).run(self.model.graph)
+        self._state_vars = state
+        return emit(graph, name=f"{self.model.name}_training_phase")
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        with variables.LOCK:
+            token = self._weights_token()
+            if self._session is None or token != self._token:
+                if self._emitted is None:
+                    self._emitted = self._emit()
+                self._session = make_session(self._emitted.proto(), self.providers)
+                self._token = token
+            return self._session
+
+    _emitted = None
+
+    def predict_on_batch(self, x):
+        sess = self.session
+        feeds = self.feeds(x)
+        try:
+            outs = sess.run(None, feeds)
+        except Exception as err:
+            raise run_failure(err, f"model '{self.model.name}' (training=True)", feeds) from None
+        n = len(self.output_names)
+        outs, new_state = outs[:n], outs[n:]
+        if new_state:
+            with variables.LOCK:
+                for var, value in zip(self._state_vars, new_state):
+                    var.assign(value)  # baked into the session: the next call builds a new one
+        return outs[0] if self._plain_single_output else self._wrap(outs)
