@@ -537,6 +537,12 @@ class Model(Layer):
         from .serialization import model_config
         return model_config(self)
 
+    def to_json(self, **kwargs) -> str:
+        """``{'class_name', 'config', 'keras_version', 'backend'}`` as Keras writes it; read back by
+        `model_from_json`. ``kwargs`` go to ``json.dumps``."""
+        from .serialization import model_to_json
+        return model_to_json(self, **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild the architecture (fresh weights); classes by name from irgraph's layers plus
@@ -693,6 +699,14 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     only (no pickle, no code); Lambda functions and custom classes come from ``custom_objects``."""
     from .saving import load_model as _load
     return _load(filepath, custom_objects=custom_objects, compile=compile)
+
+
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """The architecture (fresh weights) from `Model.to_json`, or from the JSON Keras 2 or 3 writes
+    (``{'class_name': 'Functional', 'config': ...}``). A Lambda's stored code is never run: its
+    function comes from ``custom_objects``; so do custom layer classes."""
+    from .serialization import model_from_json as _from_json
+    return _from_json(json_string, custom_objects=custom_objects, safe_mode=safe_mode)
 # ======================================================== end of saving ==============================
 
 

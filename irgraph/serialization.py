@@ -237,6 +237,7 @@ def layer_config(layer) -> dict:
     if isinstance(layer, OpLayer):
         return {"name": layer.name, "function": _backend_fn_name(layer.fn, where),
                 "template": encode_value(layer.template, where)}
+    _check_custom_config(layer)
     saved, _state.objects = _state.objects, {}  # what get_config serializes itself is discarded
     try:
         cfg = dict(layer.get_config())
@@ -253,6 +254,33 @@ def layer_config(layer) -> dict:
         if layer.mask is not None:
             cfg["mask"] = _lambda_mask_spec(layer.mask, where)
     return _plain(cfg, f"config of {where}")
+
+
+def _check_custom_config(layer) -> None:
+    """A layer class defined outside irgraph that keeps the base ``get_config`` while its
+    ``__init__`` requires arguments of its own cannot be rebuilt from its config: refused when the
+    config is written (Keras 3 raises NotImplementedError there too), naming the class and arguments."""
+    cls = type(layer)
+    if _is_irgraph(cls):
+        return
+    from .models import Model
+    own = next((c for c in cls.__mro__ if "get_config" in vars(c)), None)
+    if own is None or (_is_irgraph(own) and issubclass(cls, Model)) or not _is_irgraph(own):
+        return
+    try:
+        params = inspect.signature(cls.__init__).parameters.values()
+    except (TypeError, ValueError):
+        return
+    base = set(inspect.signature(own.__init__).parameters) if hasattr(own, "__init__") else set()
+    needed = [p.name for p in list(params)[1:]
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in base
+              and p.default is p.empty]
+    if needed:
+        raise NotImplementedError(
+            f"Layer {cls.__name__} (layer '{layer.name}') has arguments {needed} in `__init__()` and "
+            "therefore must override `get_config()` in order to be serializable: return them from "
+            "get_config(), e.g. `return {**super().get_config(), " +
+            ", ".join(f"'{n}': self.{n}" for n in needed) + "}`")
 
 
 def _backend_fn_name(fn, where) -> str:
@@ -601,6 +629,14 @@ def _lambda_mask(spec, layer_name, custom_objects):
 
 def _lambda_function(fn_name, layer_name, custom_objects):
     custom_objects = custom_objects or {}
+    if not isinstance(fn_name, str):  # Keras 3's stored code of a lambda: never run (safe_mode)
+        fn = custom_objects.get(layer_name) if isinstance(layer_name, str) else None
+        if callable(fn):
+            return fn
+        raise ValueError(f"Lambda layer '{layer_name}' holds the stored Python code of an anonymous "
+                         f"function, which irgraph never runs (safe_mode: loading a config never "
+                         f"executes code from it); pass the function when loading, keyed by the layer "
+                         f"name: custom_objects={{{layer_name!r}: fn}}")
     for key in (fn_name, layer_name):
         if key in custom_objects and callable(custom_objects[key]):
             return custom_objects[key]
@@ -617,6 +653,8 @@ def model_from_config(cls, config, custom_objects=None):
 
 def _model_from_config(cls, config, custom_objects=None):
     from .models import Sequential
+    if is_keras3_config(config):
+        config = keras3_to_irgraph(config)
     if issubclass(cls, Sequential):
         return _sequential_from_config(cls, config, custom_objects)
     if isinstance(config, list) or (isinstance(config, dict) and "layers" in config
@@ -786,3 +824,205 @@ def compile_kwargs(cfg: dict, custom_objects=None) -> dict:
                                  for m in ms]
                              for n, ms in (cfg.get("weighted_metrics") or {}).items()},
     }
+
+
+# ================================================================================== Keras 3 format
+# Keras 3 writes a functional config whose layers carry ``module``/``registered_name``/
+# ``build_config`` and whose ``inbound_nodes`` are calls ``{"args": [...], "kwargs": {...}}`` with
+# each tensor a ``{"class_name": "__keras_tensor__", "config": {"keras_history": [layer, node,
+# index]}}``; ``input_layers``/``output_layers`` follow the structure of the model's inputs and
+# outputs (one reference, a list, a dict). It is translated into irgraph's form (calls with tensor
+# slots and a template) before anything is built.
+KERAS_TENSOR = "__keras_tensor__"
+
+
+def is_keras3_config(config) -> bool:
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return False
+    for spec in config["layers"]:
+        if not isinstance(spec, dict):
+            continue
+        if isinstance(spec.get("module"), str) and spec["module"].split(".")[0] == "keras":
+            return True
+        if any(isinstance(n, dict) and ("args" in n or "kwargs" in n) for n in spec.get("inbound_nodes") or []):
+            return True
+    return False
+
+
+def _is_keras3_object(v) -> bool:
+    return isinstance(v, dict) and "class_name" in v and "config" in v and (
+        "module" in v or "registered_name" in v)
+
+
+def _keras3_value(v, top: bool = False):
+    """A Keras 3 config value in the form irgraph's constructors take: a DTypePolicy becomes its
+    dtype name; a serialized object (initializer, regularizer, constraint) ``{'class_name',
+    'config'}`` without Keras's bookkeeping and without arguments left at None."""
+    if _is_keras3_object(v):
+        if v["class_name"] in ("DTypePolicy", "FloatDTypePolicy") and isinstance(v["config"], dict):
+            return v["config"].get("name")
+        cfg = v["config"]
+        if isinstance(cfg, dict):
+            cfg = {k: _keras3_value(x) for k, x in cfg.items() if x is not None}
+        return {"class_name": v["class_name"], "config": cfg}
+    if isinstance(v, dict):
+        return {k: _keras3_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_keras3_value(x) for x in v]
+    return v
+
+
+# Keras 3 layer arguments irgraph has no use for when they hold their default
+_KERAS3_DEFAULTS = {"quantization_config": None, "optional": False, "ragged": False, "sparse": False,
+                    "lora_rank": None, "lora_alpha": None, "synchronized": False}
+
+
+def _keras3_layer_spec(spec: dict) -> dict:
+    out = {k: v for k, v in spec.items() if k not in ("module", "registered_name", "build_config", "inbound_nodes")}
+    module = spec.get("module")
+    if isinstance(module, str) and module.split(".")[0] != "keras":
+        out["module"] = module  # a custom class: custom_objects must give it
+    cfg = spec.get("config")
+    if isinstance(cfg, dict):
+        if spec.get("class_name") in ("Functional", "Model", "Sequential") and is_keras3_config(cfg):
+            cfg = keras3_to_irgraph(cfg)
+        else:
+            cfg = {k: _keras3_value(v) for k, v in cfg.items()
+                   if not (k in _KERAS3_DEFAULTS and v == _KERAS3_DEFAULTS[k])}
+            for k in ("optional", "ragged", "sparse"):
+                if cfg.get(k):
+                    raise ValueError(f"layer '{cfg.get('name')}' ({spec.get('class_name')}): {k}=True is "
+                                     "not supported by irgraph")
+        if spec.get("class_name") == "Lambda":
+            cfg = _keras3_lambda(cfg)
+        out["config"] = cfg
+    out["inbound_nodes"] = [_keras3_node(n, spec.get("name") or (cfg or {}).get("name"))
+                            for n in spec.get("inbound_nodes") or []]
+    return out
+
+
+def _keras3_lambda(cfg: dict) -> dict:
+    """A Keras 3 Lambda's ``function`` (and ``mask``): a named function by its name (given back by
+    custom_objects); a lambda's stored code is dropped, never decoded or run."""
+    cfg = dict(cfg)
+    for key in ("function", "mask"):
+        v = cfg.get(key)
+        if isinstance(v, dict) and v.get("class_name") == "function" and isinstance(v.get("config"), str):
+            cfg[key] = v["config"] if key == "function" else {"function": v["config"]}
+        elif isinstance(v, dict) and v.get("class_name") == "__lambda__":
+            if key == "mask":
+                raise ValueError(f"Lambda layer '{cfg.get('name')}' computes its mask with stored Python "
+                                 "code, which irgraph never runs (safe_mode)")
+            cfg[key] = {"stored_code": True}
+    cfg.pop("output_shape", None) if cfg.get("output_shape") is None else None
+    return cfg
+
+
+def _keras3_node(node, layer_name) -> dict:
+    if not isinstance(node, dict):
+        raise ValueError(f"layer '{layer_name}': an inbound node of a Keras 3 config must be "
+                         f"{{'args': [...], 'kwargs': {{...}}}}, got {node!r:.120}")
+    refs: list = []
+
+    def walk(v):
+        if isinstance(v, dict) and v.get("class_name") == KERAS_TENSOR:
+            hist = (v.get("config") or {}).get("keras_history")
+            if not (isinstance(hist, list) and len(hist) == 3):
+                raise ValueError(f"layer '{layer_name}': a {KERAS_TENSOR} entry has no keras_history "
+                                 f"[layer, node, index]: {v!r:.120}")
+            refs.append(list(hist))
+            return _Slot(len(refs) - 1)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    args = walk(list(node.get("args") or []))
+    kwargs = walk(dict(node.get("kwargs") or {}))
+    if not args:
+        raise ValueError(f"layer '{layer_name}': a call with no positional inputs in a Keras 3 config")
+    template = (args[0], tuple(args[1:]), kwargs)
+    return {"input_tensors": refs, "template": encode_value(template, f"call of layer '{layer_name}'")}
+
+
+def _keras3_structure(v, where):
+    """``input_layers``/``output_layers`` of Keras 3 (a reference, a list or a dict of them) as
+    irgraph's flat reference list plus its structure template."""
+    refs: list = []
+
+    def is_ref(x):
+        return isinstance(x, list) and len(x) == 3 and isinstance(x[0], str) and _is_int(x[1]) and _is_int(x[2])
+
+    def walk(x):
+        if is_ref(x):
+            refs.append(list(x))
+            return _Slot(len(refs) - 1)
+        if isinstance(x, list):
+            return [walk(y) for y in x]
+        if isinstance(x, dict):
+            return {k: walk(y) for k, y in x.items()}
+        raise ValueError(f"{where} of a Keras 3 config holds {x!r:.80}, not a [layer, node, index] reference")
+
+    tpl = walk(v)
+    return refs, encode_value(tpl, where)
+
+
+def keras3_to_irgraph(config: dict) -> dict:
+    """A Keras 3 functional config (the ``config`` of ``{'class_name': 'Functional', ...}``) in
+    irgraph's config form."""
+    out = {k: v for k, v in config.items() if k not in ("layers", "input_layers", "output_layers")}
+    out["layers"] = [_keras3_layer_spec(s) for s in config["layers"]]
+    if "input_layers" in config:
+        out["input_layers"], out["input_structure"] = _keras3_structure(config["input_layers"], "input_layers")
+    if "output_layers" in config:
+        out["output_layers"], out["output_structure"] = _keras3_structure(config["output_layers"], "output_layers")
+    return out
+
+
+def _unwrap_model_json(obj) -> tuple[str, dict]:
+    """``(class_name, config)`` of a whole-model JSON object (Keras 2 and 3 write
+    ``{'class_name', 'config', 'keras_version', 'backend'}``)."""
+    if not isinstance(obj, dict) or "class_name" not in obj or "config" not in obj:
+        raise ValueError("model_from_json: the JSON must be an object with 'class_name' and 'config' "
+                         "(as Model.to_json writes it)")
+    return obj["class_name"], obj["config"]
+
+
+def model_to_json(model, **kwargs) -> str:
+    from . import __version__ as version
+    obj = {"class_name": _model_class_name(model), "config": model.get_config(),
+           "keras_version": f"irgraph-{version}", "backend": "onnx"}
+    return json.dumps(obj, **kwargs)
+
+
+def _model_class_name(model) -> str:
+    from .models import Model, Sequential
+    cls = type(model)
+    if cls is Sequential:
+        return "Sequential"
+    if cls is Model:
+        return "Functional"
+    return cls.__name__
+
+
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model (fresh weights) from `Model.to_json`'s JSON, or the JSON Keras 2 or 3 writes.
+    ``safe_mode`` (always on): a Lambda's code is never taken from the JSON; its function comes from
+    ``custom_objects``."""
+    if not safe_mode:
+        raise ValueError("model_from_json(safe_mode=False) is not supported: irgraph never runs code "
+                         "stored in a config; pass the functions of Lambda layers in custom_objects")
+    try:
+        obj = json.loads(json_string)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"model_from_json: not valid JSON ({err})") from None
+    class_name, config = _unwrap_model_json(obj)
+    from .models import Model, Sequential
+    cls = {"Functional": Model, "Model": Model, "Sequential": Sequential}.get(class_name)
+    if cls is None:
+        cls = (custom_objects or {}).get(class_name)
+        if not (isinstance(cls, type) and issubclass(cls, Model)):
+            raise ValueError(f"model_from_json: unknown model class {class_name!r}; pass it in "
+                             f"custom_objects={{{class_name!r}: {_py(class_name)}}}")
+    return cls.from_config(config, custom_objects=custom_objects)

@@ -1,0 +1,297 @@
+"""Model serialization held to the behaviours of keras/src/saving/saving_lib_test.py,
+keras/src/saving/serialization_lib_test.py, keras/src/models/functional_test.py (get_config /
+from_config), keras/src/models/model_test.py (to_json / model_from_json) and
+keras/src/layers/core/lambda_layer_test.py (safe_mode) in Keras 3: ``to_json`` writes
+``{'class_name', 'config', 'keras_version', 'backend'}``; a config in Keras 3's own format (layers with
+``module``/``registered_name``/``build_config``, calls as ``args``/``kwargs`` with
+``__keras_tensor__`` entries) builds the same model here; a Lambda's stored code is never run."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from irgraph.layers import Dense, Lambda, Layer
+from irgraph.models import Model, Sequential, model_from_json
+from irgraph.tensor import Input
+
+
+def _obj(module, class_name, config, registered_name=None):
+    return {"module": module, "class_name": class_name, "config": config, "registered_name": registered_name}
+
+
+def _dtype():
+    return _obj("keras", "DTypePolicy", {"name": "float32"})
+
+
+def _kt(layer, shape, node=0, index=0):
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": shape, "dtype": "float32", "keras_history": [layer, node, index]}}
+
+
+def _input(name, dim):
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": [None, dim], "dtype": "float32", "sparse": False, "ragged": False,
+                       "name": name, "optional": False},
+            "registered_name": None, "name": name, "inbound_nodes": []}
+
+
+def _dense(name, units, activation, src, in_dim, kwargs=None):
+    return {"module": "keras.layers", "class_name": "Dense",
+            "config": {"name": name, "trainable": True, "dtype": _dtype(), "units": units,
+                       "activation": activation, "use_bias": True,
+                       "kernel_initializer": _obj("keras.initializers", "GlorotUniform",
+                                                  {"seed": None, "input_axes": None, "output_axes": None}),
+                       "bias_initializer": _obj("keras.initializers", "Zeros", {}),
+                       "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+                       "bias_constraint": None, "quantization_config": None},
+            "registered_name": None, "build_config": {"input_shape": [None, in_dim]}, "name": name,
+            "inbound_nodes": [{"args": [_kt(src, [None, in_dim])], "kwargs": kwargs or {}}]}
+
+
+def _wrap(config):
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
+            "registered_name": "Functional", "build_config": {"input_shape": None}, "compile_config": {}}
+
+
+# hand-written in the format Keras 3.15 writes (keras/src/models/functional.py, get_config)
+KERAS3_MLP = {
+    "name": "mlp", "trainable": True,
+    "layers": [
+        _input("x", 4),
+        _dense("d1", 8, "relu", "x", 4),
+        {"module": "keras.layers", "class_name": "Dropout",
+         "config": {"name": "dropout", "trainable": True, "dtype": _dtype(), "rate": 0.5, "seed": None,
+                    "noise_shape": None},
+         "registered_name": None, "name": "dropout",
+         "inbound_nodes": [{"args": [_kt("d1", [None, 8])], "kwargs": {"training": False}}]},
+        _dense("out", 2, "softmax", "dropout", 8),
+    ],
+    "input_layers": ["x", 0, 0], "output_layers": ["out", 0, 0]}
+
+
+def _merge(cls, name, a, b):
+    return {"module": "keras.layers", "class_name": cls,
+            "config": {"name": name, "trainable": True, "dtype": _dtype(), **({"axis": -1} if cls == "Concatenate" else {})},
+            "registered_name": None, "build_config": {"input_shape": [[None, 5], [None, 5]]}, "name": name,
+            "inbound_nodes": [{"args": [[_kt(a, [None, 5]), _kt(b, [None, 5])]], "kwargs": {}}]}
+
+
+KERAS3_TWO_BRANCH = {
+    "name": "two_branch", "trainable": True,
+    "layers": [
+        _input("a", 4), _input("b", 3),
+        _dense("da", 5, "linear", "a", 4), _dense("db", 5, "tanh", "b", 3),
+        _merge("Concatenate", "cat", "da", "db"), _merge("Add", "sum", "da", "db"),
+    ],
+    "input_layers": {"a": ["a", 0, 0], "b": ["b", 0, 0]},
+    "output_layers": {"cat": ["cat", 0, 0], "sum": ["sum", 0, 0]}}
+
+
+def _numpy_mlp(weights, x):
+    k1, b1, k2, b2 = weights
+    h = np.maximum(x @ k1 + b1, 0)
+    z = h @ k2 + b2
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+# keras/src/models/functional_test.py::test_serialization (from_config rebuilds the same graph)
+def test_keras3_mlp_config_builds_same_model():
+    model = Model.from_config(KERAS3_MLP)
+    assert model.name == "mlp"
+    assert [l.name for l in model.layers if l.weights] == ["d1", "out"]
+    assert model.get_layer("d1").units == 8
+    assert tuple(model.outputs[0].shape) == (None, 2)
+    x = np.random.default_rng(0).random((3, 4)).astype("float32")
+    np.testing.assert_allclose(model(x), _numpy_mlp(model.get_weights(), x), rtol=1e-5, atol=1e-6)
+
+
+# keras/src/models/model_test.py::test_json_serialization (model_from_json reads the wrapped form)
+def test_keras3_json_builds_same_model():
+    model = model_from_json(json.dumps(_wrap(KERAS3_MLP)))
+    assert isinstance(model, Model) and model.name == "mlp"
+    assert [w.shape for w in model.get_weights()] == [(4, 8), (8,), (8, 2), (2,)]
+
+
+# keras/src/models/functional_test.py::test_dict_io / test_serialization of a two-branch graph
+def test_keras3_two_branch_dict_io_config():
+    model = model_from_json(json.dumps(_wrap(KERAS3_TWO_BRANCH)))
+    rng = np.random.default_rng(1)
+    xa, xb = rng.random((2, 4)).astype("float32"), rng.random((2, 3)).astype("float32")
+    out = model({"a": xa, "b": xb})
+    assert set(out) == {"cat", "sum"}
+    ka, ba, kb, bb = [model.get_layer(n).get_weights()[i] for n in ("da", "db") for i in (0, 1)]
+    ya, yb = xa @ ka + ba, np.tanh(xb @ kb + bb)
+    np.testing.assert_allclose(out["cat"], np.concatenate([ya, yb], -1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["sum"], ya + yb, rtol=1e-5, atol=1e-6)
+
+
+def test_keras3_config_with_broken_tensor_reference_names_layer():
+    cfg = json.loads(json.dumps(KERAS3_MLP))
+    cfg["layers"][1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["nowhere", 0, 0]
+    with pytest.raises(ValueError, match="d1"):
+        Model.from_config(cfg)
+
+
+# keras/src/models/model_test.py::test_json_serialization (to_json -> model_from_json round trip)
+def test_to_json_round_trip():
+    i = Input((4,), name="inp")
+    o = Dense(3, activation="relu", name="h")(i)
+    o = Dense(1, name="o")(o)
+    model = Model(i, o, name="net")
+    obj = json.loads(model.to_json())
+    assert set(obj) == {"class_name", "config", "keras_version", "backend"}
+    assert obj["class_name"] == "Functional"
+    again = model_from_json(model.to_json())
+    assert again.name == "net" and [l.name for l in again.layers] == [l.name for l in model.layers]
+    again.set_weights(model.get_weights())
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(again(x), model(x), rtol=1e-6)
+    assert json.loads(model.to_json(indent=2)) == obj  # kwargs go to json.dumps
+
+
+def test_sequential_to_json_round_trip():
+    model = Sequential([Input((3,)), Dense(2, name="d")], name="seq")
+    obj = json.loads(model.to_json())
+    assert obj["class_name"] == "Sequential"
+    again = model_from_json(model.to_json())
+    assert isinstance(again, Sequential) and again.name == "seq"
+
+
+def test_model_from_json_bad_input():
+    with pytest.raises(ValueError, match="not valid JSON"):
+        model_from_json("{nope")
+    with pytest.raises(ValueError, match="class_name"):
+        model_from_json(json.dumps({"config": {}}))
+    with pytest.raises(ValueError, match="unknown model class 'MyNet'"):
+        model_from_json(json.dumps({"class_name": "MyNet", "config": KERAS3_MLP}))
+
+
+def double(x):
+    return x * 2
+
+
+def _keras3_lambda_config(function):
+    cfg = json.loads(json.dumps(KERAS3_MLP))
+    cfg["layers"] = [_input("x", 4), {
+        "module": "keras.layers", "class_name": "Lambda",
+        "config": {"name": "fn", "trainable": True, "dtype": _dtype(), "function": function, "arguments": {}},
+        "registered_name": None, "name": "fn",
+        "inbound_nodes": [{"args": [_kt("x", [None, 4])], "kwargs": {}}]}]
+    cfg["output_layers"] = ["fn", 0, 0]
+    return cfg
+
+
+LAMBDA_CODE = {"class_name": "__lambda__",
+               "config": {"code": "this is never decoded nor run", "defaults": None, "closure": None}}
+
+
+# keras/src/layers/core/lambda_layer_test.py::test_serialization_with_safe_mode (stored lambda code
+# is refused in safe mode; the function given by the user is used instead)
+def test_safe_mode_never_runs_stored_lambda_code():
+    cfg = _keras3_lambda_config(LAMBDA_CODE)
+    with pytest.raises(ValueError, match=r"Lambda layer 'fn'.*never runs.*custom_objects=\{'fn'"):
+        Model.from_config(cfg)
+    model = Model.from_config(cfg, custom_objects={"fn": lambda t: t + 1})
+    np.testing.assert_allclose(model(np.zeros((1, 4), "float32")), 1.0)
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        model_from_json(json.dumps(_wrap(cfg)), safe_mode=False)
+
+
+def test_keras3_named_lambda_function_from_custom_objects():
+    cfg = _keras3_lambda_config(_obj("builtins", "function", "double", "function"))
+    with pytest.raises(ValueError, match=r"'double'.*custom_objects=\{'double': double\}"):
+        Model.from_config(cfg)
+    model = Model.from_config(cfg, custom_objects={"double": double})
+    np.testing.assert_allclose(model(np.ones((1, 4), "float32")), 2.0)
+
+
+# keras/src/saving/saving_lib_test.py::test_saved_custom_lambda (irgraph's own Lambda round trip)
+def test_lambda_round_trip_needs_custom_objects():
+    i = Input((4,))
+    model = Model(i, Lambda(double, name="dbl")(i))
+    js = model.to_json()
+    with pytest.raises(ValueError, match=r"Lambda layer 'dbl'.*custom_objects"):
+        model_from_json(js)
+    again = model_from_json(js, custom_objects={"double": double})
+    np.testing.assert_allclose(again(np.ones((1, 4), "float32")), 2.0)
+
+
+class Scale(Layer):
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+
+class ScaleWithConfig(Scale):
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+# keras/src/saving/serialization_lib_test.py / keras/src/ops/operation_test.py (a custom layer
+# with constructor arguments and no get_config cannot be serialized: NotImplementedError)
+def test_custom_layer_without_get_config_is_refused_clearly():
+    i = Input((2,))
+    model = Model(i, Scale(3.0, name="scale")(i))
+    with pytest.raises(NotImplementedError, match=r"Scale.*'scale'.*\['factor'\].*get_config"):
+        model.to_json()
+
+
+# keras/src/saving/saving_lib_test.py::test_saving_custom_layer (custom class via custom_objects)
+def test_custom_layer_with_get_config_round_trip():
+    i = Input((2,))
+    model = Model(i, ScaleWithConfig(3.0, name="scale")(i))
+    js = model.to_json()
+    with pytest.raises(ValueError, match="ScaleWithConfig"):
+        model_from_json(js)
+    again = model_from_json(js, custom_objects={"ScaleWithConfig": ScaleWithConfig})
+    assert again.get_layer("scale").factor == 3.0
+    np.testing.assert_allclose(again(np.ones((1, 2), "float32")), 3.0)
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("Keras runs another backend in this process")
+    return keras
+
+
+# a config written by Keras 3 itself builds the same model (keras/src/saving/saving_lib_test.py,
+# the config half of a .keras file)
+def test_configs_written_by_keras3_build_same_models():
+    keras = _keras()
+    i = keras.Input((4,), name="x")
+    h = keras.layers.Dense(8, activation="relu", name="d1")(i)
+    o = keras.layers.Dense(2, name="out")(keras.layers.Dropout(0.5)(h))
+    km = keras.Model(i, o, name="mlp")
+    model = model_from_json(km.to_json())
+    model.set_weights(km.get_weights())
+    x = np.random.default_rng(2).random((3, 4)).astype("float32")
+    np.testing.assert_allclose(model(x), keras.ops.convert_to_numpy(km(x)), rtol=1e-5, atol=1e-6)
+
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    ya, yb = keras.layers.Dense(5)(a), keras.layers.Dense(5)(b)
+    km2 = keras.Model({"a": a, "b": b}, {"c": keras.layers.Concatenate()([ya, yb]),
+                                          "s": keras.layers.Add()([ya, yb])})
+    model2 = Model.from_config(km2.get_config())
+    model2.set_weights(km2.get_weights())
+    d = {"a": x, "b": x[:, :3]}
+    got, want = model2(d), km2(d)
+    for k in ("c", "s"):
+        np.testing.assert_allclose(got[k], keras.ops.convert_to_numpy(want[k]), rtol=1e-5, atol=1e-6)
+
+    ks = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="tanh")])
+    seq = model_from_json(ks.to_json())
+    assert isinstance(seq, Sequential)
+    seq.set_weights(ks.get_weights())
+    np.testing.assert_allclose(seq(x[:, :3]), keras.ops.convert_to_numpy(ks(x[:, :3])), rtol=1e-5, atol=1e-6)
+
+    kl = keras.Model(i, keras.layers.Lambda(lambda t: t * 2, name="twice")(i))
+    with pytest.raises(ValueError, match="'twice'.*never runs"):
+        model_from_json(kl.to_json())
+    np.testing.assert_allclose(model_from_json(kl.to_json(), custom_objects={"twice": double})(x), 2 * x)
