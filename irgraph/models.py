@@ -56,6 +56,79 @@ def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
     return nodes
 
 
+# ----------------------------------------------------------------------------- Keras's layer order
+def _walk_from_outputs(inputs, outputs):
+    """Keras's ``map_graph`` walk: depth-first from each output, inputs in argument order. Returns
+    the call nodes in post-order and each layer's first-visit (pre-order) index."""
+    input_ids = {id(t) for t in inputs}
+    visit_index: dict = {}
+    post_order, finished = [], set()
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            t, children_done = stack.pop()
+            layer, node_index, _ = t._keras_history
+            node = layer._inbound_nodes[node_index]
+            if id(node) in finished:
+                continue
+            if children_done:
+                finished.add(id(node))
+                post_order.append((node, [] if id(t) in input_ids else node.input_tensors))
+                continue
+            boundary = id(t) in input_ids
+            if not boundary or isinstance(layer, InputLayer):
+                visit_index.setdefault(id(layer), (len(visit_index), layer))
+            stack.append((t, True))
+            if not boundary:
+                stack.extend((p, False) for p in reversed(node.input_tensors))
+    return post_order, visit_index
+
+
+def _keras_order(inputs, outputs) -> list:
+    """The layers computing ``outputs`` from ``inputs`` in Keras 3's ``Functional._operations``
+    order: by decreasing depth from the outputs (a layer called several times takes its deepest
+    call), ties by first visit of a depth-first walk from the outputs; Input layers that no output
+    uses come first among depth 0 (Keras's ``map_graph``)."""
+    post_order, visit_index = _walk_from_outputs(inputs, outputs)
+    node_depth: dict = {}
+    layer_depth: dict = {}
+    for node, inbound in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+        for t in inbound:
+            layer, node_index, _ = t._keras_history
+            parent = layer._inbound_nodes[node_index]
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    ranked = [(-layer_depth[key], index, layer) for key, (index, layer) in visit_index.items()
+              if key in layer_depth]
+    for t in inputs:  # unused Inputs: depth 0, before everything else of depth 0
+        layer = t._keras_history[0]
+        if isinstance(layer, InputLayer) and id(layer) not in layer_depth:
+            layer_depth[id(layer)] = 0
+            ranked.append((0, -1, layer))
+    return [layer for _, _, layer in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+
+def keras_layer_order(model) -> list:
+    """The model's layers in the order Keras lists them (``model.layers`` of Keras 2's Network and
+    Keras 3's Functional, with its operations): by decreasing depth from the outputs, ties by first
+    visit of a depth-first walk from the outputs. Weight files saved by Keras list their layers in
+    this order, which is the order Keras loads them by position (ResNet's shortcut convolution comes
+    after the block's first two convolutions, for example)."""
+    if not getattr(model, "outputs", None):
+        return list(model.layers)
+    return _keras_order(model.inputs, model.outputs)
+
+
+def _is_operation(layer) -> bool:
+    """A backend call on functional tensors recorded as a layer (``a + b``, ``K.mean(x)``) or a
+    constant source: Keras 3 makes these Operations, not Layers, so ``model.layers`` leaves them out
+    (they have no weights); the graph, the config and ``summary`` keep them."""
+    from .backend.graph import SourceLayer
+    from .layers.core import OpLayer
+    return isinstance(layer, (OpLayer, SourceLayer))
+
+
 class Model(Layer):
     def __init__(self, inputs=None, outputs=None, name=None, input=None, output=None, **kwargs):  # noqa: A002
         inputs = inputs if inputs is not None else input
@@ -174,7 +247,10 @@ class Model(Layer):
         dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             raise ValueError(f"All layer names in a model must be unique; repeated: {', '.join(dup)}")
-        self._layers_list = layers
+        # listed in Keras 3's order (``Functional._operations``), so that ``layers``, ``weights``,
+        # ``get_weights``/``set_weights`` and ``summary`` follow Keras's
+        rank = {id(lyr): k for k, lyr in enumerate(_keras_order(self._inputs, self._outputs))}
+        self._layers_list = sorted(layers, key=lambda lyr: rank.get(id(lyr), len(rank)))
         self.built = True
         self._sublayers_set()
         self.input_names = [self._input_name(t) for t in self._inputs]
@@ -205,11 +281,13 @@ class Model(Layer):
     # ----------------------------------------------------------------------------- layer API
     @property
     def layers(self) -> list:
+        """Keras 3's list: a functional model's layers in Keras's order (Input layers included,
+        operations such as ``a + b`` left out); a subclass's tracked layers in assignment order."""
         if self._awaiting_build():  # a subclass not yet traced: the layers assigned to it
             return [lyr for lyr in self._sublayers if not isinstance(lyr, InputLayer)]
         if self.__dict__.get("_traced_subclass"):
-            return [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer)]
-        return list(self._layers_list)
+            return [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer) and not _is_operation(lyr)]
+        return [lyr for lyr in self._layers_list if not _is_operation(lyr)]
 
     @property
     def inputs(self) -> list:
@@ -238,12 +316,14 @@ class Model(Layer):
         return shapes[0] if len(shapes) == 1 else shapes
 
     def get_layer(self, name=None, index=None):
+        """By index into ``layers`` (Keras's), or by name: a layer, or an operation such as ``a + b``."""
         if index is not None:
-            if not -len(self._layers_list) <= index < len(self._layers_list):
-                raise ValueError(f"model '{self.name}' has {len(self._layers_list)} layers; "
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"model '{self.name}' has {len(layers)} layers; "
                                  f"index {index} is out of range")
-            return self._layers_list[index]
-        for lyr in self._layers_list:
+            return layers[index]
+        for lyr in self.layers + self._layers_list:
             if lyr.name == name:
                 return lyr
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: "

@@ -157,55 +157,10 @@ def _layers_with_weights(model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
-def _walk_from_outputs(model):
-    """Keras's ``map_graph`` walk: depth-first from each output, inputs in argument order. Returns
-    the call nodes in post-order and each layer's first-visit (pre-order) index."""
-    from .layers.input_layer import InputLayer
-    input_ids = {id(t) for t in model.inputs}
-    visit_index: dict = {}
-    post_order, finished = [], set()
-    for out in model.outputs:
-        stack = [(out, False)]
-        while stack:
-            t, children_done = stack.pop()
-            layer, node_index, _ = t._keras_history
-            node = layer._inbound_nodes[node_index]
-            if id(node) in finished:
-                continue
-            if children_done:
-                finished.add(id(node))
-                post_order.append((node, [] if id(t) in input_ids else node.input_tensors))
-                continue
-            boundary = id(t) in input_ids
-            if not boundary or isinstance(layer, InputLayer):
-                visit_index.setdefault(id(layer), (len(visit_index), layer))
-            stack.append((t, True))
-            if not boundary:
-                stack.extend((p, False) for p in reversed(node.input_tensors))
-    return post_order, visit_index
-
-
 def keras_layer_order(model) -> list:
-    """The model's layers in the order Keras lists them (``model.layers`` of Keras 2's Network and
-    Keras 3's Functional): by decreasing depth from the outputs, ties by first visit of a
-    depth-first walk from the outputs. Weight files saved by Keras list their layers in this order,
-    which is the order Keras loads them by position (ResNet's shortcut convolution comes after the
-    block's first two convolutions, for example)."""
-    if not getattr(model, "outputs", None):
-        return list(model.layers)
-    post_order, visit_index = _walk_from_outputs(model)
-    node_depth: dict = {}
-    layer_depth: dict = {}
-    for node, inbound in reversed(post_order):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
-        for t in inbound:
-            layer, node_index, _ = t._keras_history
-            parent = layer._inbound_nodes[node_index]
-            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    ranked = [(-layer_depth[key], index, layer) for key, (index, layer) in visit_index.items()
-              if key in layer_depth]
-    return [layer for _, _, layer in sorted(ranked, key=lambda r: (r[0], r[1]))]
+    """Keras's order of the model's layers (see `irgraph.models.keras_layer_order`)."""
+    from .models import keras_layer_order as order
+    return order(model)
 
 
 def _by_position(model, saved: list[SavedLayer], source: str) -> list:

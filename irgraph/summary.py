@@ -46,6 +46,16 @@ def _connected(layer, own: dict) -> str:
     return ", ".join(parts)
 
 
+def _rows(model) -> list:
+    """Keras 3's rows: a functional model's operations (its layers and calls such as ``a + b``, in
+    ``model.layers``' order); the layers of a Sequential or subclassed model."""
+    graph = model.__dict__.get("_layers_list")
+    if type(model).__name__ == "Sequential" or graph is None or model.__dict__.get("_traced_subclass") \
+            or model.__dict__.get("_awaiting_trace"):
+        return model.layers
+    return list(graph)
+
+
 def summary_table(model) -> Table:
     table = Table(title=f'Model: "{model.name}"', box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("Layer (type)")
@@ -55,7 +65,7 @@ def summary_table(model) -> Table:
     if functional:
         table.add_column("Connected to")
         own = _model_node_index(model)
-    for layer in model.layers:
+    for layer in _rows(model):
         params = layer.count_params() if layer.built else 0
         row = [f"{layer.name} ({type(layer).__name__})", _shape_str(layer), f"{params:,}"]
         if functional:
