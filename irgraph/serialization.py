@@ -874,7 +874,8 @@ def _keras3_value(v, top: bool = False):
 
 # Keras 3 layer arguments irgraph has no use for when they hold their default
 _KERAS3_DEFAULTS = {"quantization_config": None, "optional": False, "ragged": False, "sparse": False,
-                    "lora_rank": None, "lora_alpha": None, "synchronized": False}
+                    "lora_rank": None, "lora_alpha": None, "synchronized": False, "renorm": False,
+                    "renorm_clipping": None, "renorm_momentum": 0.99}
 
 
 def _keras3_layer_spec(spec: dict) -> dict:

@@ -295,3 +295,22 @@ def test_configs_written_by_keras3_build_same_models():
     with pytest.raises(ValueError, match="'twice'.*never runs"):
         model_from_json(kl.to_json())
     np.testing.assert_allclose(model_from_json(kl.to_json(), custom_objects={"twice": double})(x), 2 * x)
+
+
+# keras/src/models/functional_test.py::test_nested_model_serialization and a convolutional model
+# with BatchNormalization (its Keras 3 renorm arguments at their defaults), both written by Keras 3
+def test_keras3_nested_and_conv_configs_build_same_models():
+    keras = _keras()
+    rng = np.random.default_rng(3)
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)], name="inner")
+    i = keras.Input((4,))
+    km = keras.Model(i, keras.layers.Dense(2)(inner(i)))
+    i2 = keras.Input((8, 8, 3))
+    h = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3, padding="same")(i2))
+    h = keras.layers.Flatten()(keras.layers.MaxPooling2D()(h))
+    kc = keras.Model(i2, keras.layers.Dense(2)(h))
+    for k, x in ((km, rng.random((2, 4))), (kc, rng.random((2, 8, 8, 3)))):
+        x = x.astype("float32")
+        model = model_from_json(k.to_json())
+        model.set_weights(k.get_weights())
+        np.testing.assert_allclose(model(x), keras.ops.convert_to_numpy(k(x)), rtol=1e-4, atol=1e-5)
