@@ -9,13 +9,11 @@ same layers in the same order, and weights taken from Keras load into irgraph by
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
+from .keras_torch import keras  # noqa: E402
 
 import irgraph  # noqa: E402
 from examples import seed_models as seeds  # noqa: E402
