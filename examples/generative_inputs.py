@@ -85,3 +85,13 @@ def prepare_images(files, data_dir, out_dir, size=None, synthetic_size=224, seed
             print("input: no %s; a synthetic %dx%d %s picture instead" % (src, x.shape[0], x.shape[1], kind))
         save_img(dst, x, data_format="channels_last", scale=False, quality=95)
     return prepared
+
+
+def save_figure(args, name):
+    """Save the current matplotlib figure as ``args.out/name`` (not with ``--no-figures``)."""
+    import matplotlib.pyplot as plt
+    if args.no_figures:
+        return
+    path = os.path.join(args.out, name)
+    plt.savefig(path, dpi=60)
+    print("wrote", path)

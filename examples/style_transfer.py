@@ -51,7 +51,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generative_inputs import choose_weights, prepare_images  # noqa: E402  (weights switch, input pictures)
+from generative_inputs import choose_weights, prepare_images, save_figure  # noqa: E402  (weights switch, input pictures)
 
 
 def _parse_args(argv=None):
@@ -93,12 +93,7 @@ WEIGHTS = choose_weights(ARGS.weights)
 
 
 def _save_figure(name):
-    import matplotlib.pyplot as plt
-    if ARGS.no_figures:
-        return
-    path = os.path.join(ARGS.out, name)
-    plt.savefig(path, dpi=60)
-    print("wrote", path)
+    save_figure(ARGS, name)
 
 
 # =============================================================================================
