@@ -81,7 +81,7 @@ def main(argv=None) -> int:
           f"accuracy {np.mean(bare.argmax(1) == y_test):.4f}")
     print(f"wrote {path} (inference, weights and training state) and "
           f"{os.path.join(args.out, 'digits_train_step.onnx')} (one training step)\n")
-    from tools.inspect import onnx_summary
+    from irgraph.tools.inspect import onnx_summary
     import onnx
     print(onnx_summary(onnx.load(path)), end="")
     return 0 if acc >= 0.95 else 1

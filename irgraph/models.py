@@ -435,7 +435,7 @@ class Model(Layer):
         The result of the default pipeline is kept with the layer graph: the model's structure is
         fixed once it is built (a Sequential that changes resets the cache), and weights stay weight
         nodes, never folded into constants, so the cached graph holds no weight values."""
-        from passes.manager import inference_pipeline
+        from irgraph.passes.manager import inference_pipeline
         if passes is not None:
             passes.run(self.graph)
             return passes

@@ -331,11 +331,11 @@ class TrainingPhaseRunner(InferenceRunner):
         self._state_vars = None
 
     def _emit(self):
-        from passes.cleanup import cleanup
-        from passes.fuse import fuse
-        from passes.lower import lower
-        from passes.manager import PassManager
-        from passes.shapes import infer_shapes
+        from irgraph.passes.cleanup import cleanup
+        from irgraph.passes.fuse import fuse
+        from irgraph.passes.lower import lower
+        from irgraph.passes.manager import PassManager
+        from irgraph.passes.shapes import infer_shapes
 
         from .onnx.emit import emit
         state: list = []

@@ -57,8 +57,8 @@ def compile_traced(fn, *examples, batch_free=True):
     from irgraph.onnx import check, emit_model
     from irgraph.ops.base import Spec
     from irgraph.ops.trace import Value, tracing
-    from passes.cleanup import cleanup
-    from passes.shapes import infer_shapes
+    from irgraph.passes.cleanup import cleanup
+    from irgraph.passes.shapes import infer_shapes
     g = Graph("t")
     examples = [np.asarray(a) for a in examples]
     with tracing(g, training=True):

@@ -7,8 +7,8 @@ import irgraph
 from irgraph import backend as K
 from irgraph.layers import Dense, Input, Lambda
 from irgraph.ops.base import ShapeError, Spec
-from passes import cleanup, infer_shapes, lower
-from passes.manager import PassManager, inference_pipeline
+from irgraph.passes import cleanup, infer_shapes, lower
+from irgraph.passes.manager import PassManager, inference_pipeline
 
 
 def shared_model():
@@ -172,7 +172,7 @@ def test_cleanup_runs_a_pooling_and_its_gradient_indices_once():
 def test_trim_borders_crops_what_no_window_reads_and_keeps_values():
     from irgraph.layers import AveragePooling2D, Conv2D, MaxPooling2D
     from irgraph.onnx import emit_model
-    from passes import trim_borders
+    from irgraph.passes import trim_borders
     from helpers import bare_session
     x = Input(shape=(12, 13, 2))
     h = Conv2D(3, (3, 3), activation="relu")(x)                          # 10 x 11
@@ -197,7 +197,7 @@ def test_trim_borders_crops_what_no_window_reads_and_keeps_values():
 def test_fuse_turns_dense_matmul_plus_bias_into_gemm_only_where_it_is_2d():
     from irgraph.layers import Dense, Input
     from irgraph.models import Model
-    from passes.fuse import fuse
+    from irgraph.passes.fuse import fuse
     x = Input(shape=(4,))
     seq = Input(shape=(3, 4))
     h = Dense(5, activation="relu")(x)

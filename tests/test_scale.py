@@ -95,7 +95,7 @@ def test_deep_chain_exports_and_predicts_like_numpy(chain, x):
 
 
 def test_to_onnx_and_predict_reuse_the_passes_and_read_current_weights(chain, x, monkeypatch):
-    from passes.manager import PassManager
+    from irgraph.passes.manager import PassManager
     chain.to_onnx(check=False)
     runs = []
     original = PassManager.run
@@ -221,7 +221,7 @@ def test_k_gradients_through_a_deep_chain(x):
 
 
 def test_autodiff_pass_on_a_deep_op_chain():
-    from passes.autodiff import autodiff
+    from irgraph.passes.autodiff import autodiff
     g = Graph("deep")
     with tracing(g):
         nid = g.add_input("x", Spec(("batch", WIDTH), "float32"))

@@ -11,7 +11,7 @@ shape inference, autodiff, emission) handles it:
 * ``K.constant`` (and ``K.arange``, ``K.random_*``) outside a trace is the output of a
   `SourceLayer`, a call with no inputs traced when lowered;
 * ``K.gradients`` on functional tensors records a `GradientsLayer` call that reads the loss and the
-  tensors it differentiates against; lowered, it calls `passes.autodiff.gradients` on the Values
+  tensors it differentiates against; lowered, it calls `irgraph.passes.autodiff.gradients` on the Values
   those tensors already have in the traced graph, so the forward is traced once and shared with
   every other output. Passes know no models and ops know no layers: the layer only connects the two.
 """
@@ -414,7 +414,7 @@ def _total_loss(values: list):
 
 def traced_gradients(losses: list, wrt: list) -> list:
     """Gradients of the summed ``losses`` w.r.t. the Values (or Variables) ``wrt``, in a trace."""
-    from passes.autodiff import gradients as _gradients
+    from irgraph.passes.autodiff import gradients as _gradients
     values = [to_value(v) for v in losses]
     if any(v.graph is not values[0].graph for v in values):
         raise ValueError("gradients(): all losses must be tensors of the same traced graph")

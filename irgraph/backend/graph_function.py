@@ -92,7 +92,7 @@ def layer_graph(inputs: list, input_names: list, outputs: list, output_names: li
 def dependent_targets(losses: list, targets: list) -> list:
     """For each target (a functional tensor or a Variable): whether the summed ``losses`` have a
     gradient w.r.t. it, found by lowering the losses' graph and running autodiff on it."""
-    from passes.lower import lower
+    from irgraph.passes.lower import lower
     from ..ops.trace import Value, tracing
     from .graph import traced_gradients
     nodes, sources = calls_between([], losses, [f"loss {i}" for i in range(len(losses))], free_sources=True)
@@ -234,7 +234,7 @@ class Function:
         self._graph_tensors = tensors
 
     def _build(self, phase: int) -> _Compiled:
-        from passes.manager import inference_pipeline
+        from irgraph.passes.manager import inference_pipeline
         from ..onnx import check
         from ..onnx.emit import emit
         from ..runtime import make_session

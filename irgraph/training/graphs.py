@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from passes.cleanup import cleanup
-from passes.fuse import fuse
-from passes.loss import OutputTarget, attach_loss, metric_output_name
-from passes.lower import lower
-from passes.manager import PassManager
-from passes.optimizer import apply_optimizer
-from passes.shapes import infer_shapes
-from passes.trim import trim_borders
+from irgraph.passes.cleanup import cleanup
+from irgraph.passes.fuse import fuse
+from irgraph.passes.loss import OutputTarget, attach_loss, metric_output_name
+from irgraph.passes.lower import lower
+from irgraph.passes.manager import PassManager
+from irgraph.passes.optimizer import apply_optimizer
+from irgraph.passes.shapes import infer_shapes
+from irgraph.passes.trim import trim_borders
 
 from ..onnx import check as check_model
 from ..onnx import emit_model

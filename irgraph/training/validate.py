@@ -187,7 +187,7 @@ def _layer_id_bounds(graph):
 
 
 def _lowered_id_bounds(graph) -> dict:
-    from passes.lower import lower
+    from irgraph.passes.lower import lower
     g = lower(graph)
 
     def through(d, slot):

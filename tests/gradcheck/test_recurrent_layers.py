@@ -156,7 +156,7 @@ def irgraph_gradients(model, inputs, cotangents):
     input (list), computed with K.gradients on the lowered training graph, run in onnxruntime."""
     from irgraph.onnx import emit_model
     from irgraph.ops.trace import Value, tracing
-    from passes import cleanup, infer_shapes, lower
+    from irgraph.passes import cleanup, infer_shapes, lower
 
     g = infer_shapes(lower(model.graph, training=True))
     weights = g.nodes_of("weight")

@@ -14,7 +14,7 @@ import pytest
 from irgraph.ir import Graph
 from irgraph.ops import OPS, Op, Spec
 from irgraph.ops.trace import Value, apply, constant, tracing
-from passes.autodiff import gradients
+from irgraph.passes.autodiff import gradients
 
 from vjp_harness import Case, Inp, check_case
 from test_recurrent_vjp import CASES as RECURRENT_CASES
@@ -430,7 +430,7 @@ def test_keras_model_gradients_match_torch():
     from irgraph import layers as L
     from irgraph.models import Model
     from irgraph.onnx import emit_model
-    from passes import cleanup, infer_shapes, lower
+    from irgraph.passes import cleanup, infer_shapes, lower
     from vjp_harness import Runner
 
     img = irgraph.Input(shape=(6, 6, 2), name="img")

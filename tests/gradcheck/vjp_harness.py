@@ -4,7 +4,7 @@ For a `Case`, the graph is built twice from the same ``build`` function:
 
 * forward: the case's inputs (float, symbolic batch dim where the op allows) -> its outputs;
 * gradient: the same plus one input ``r<i>`` per output and the scalar loss sum(out_i * r_i),
-  differentiated with `passes.autodiff.gradients` w.r.t. every input, then `cleanup`.
+  differentiated with `irgraph.passes.autodiff.gradients` w.r.t. every input, then `cleanup`.
 
 Both are emitted at opset 17 and pass ``onnx.checker.check_model(full_check=True)``. The float64
 graphs run in onnxruntime when it has float64 kernels for every op, else in
@@ -32,8 +32,8 @@ from irgraph.ir import Graph
 from irgraph.onnx import emit_model
 from irgraph.ops.base import Spec
 from irgraph.ops.trace import Value, apply, tracing
-from passes.autodiff import gradients
-from passes.cleanup import cleanup
+from irgraph.passes.autodiff import gradients
+from irgraph.passes.cleanup import cleanup
 from recurrent_reference import REFERENCE_OPS
 
 EPS = 1e-6

@@ -247,7 +247,7 @@ def test_unknown_time_length_exported_once():
 
 
 def test_shared_lstm_has_one_weight_set():
-    from passes.lower import lower
+    from irgraph.passes.lower import lower
     a, b = irgraph.Input(shape=(T, F)), irgraph.Input(shape=(T, F))
     layer = L.LSTM(H)
     model = Model([a, b], [layer(a), layer(b)])

@@ -43,7 +43,7 @@ def load_factory(spec: str):
 
 
 def cmd_inspect(args) -> int:
-    from tools.inspect import onnx_summary, passes_report
+    from irgraph.tools.inspect import onnx_summary, passes_report
     if args.target.endswith(".onnx"):
         import onnx
         if not os.path.exists(args.target):
