@@ -885,8 +885,8 @@ def _keras3_layer_spec(spec: dict) -> dict:
         out["module"] = module  # a custom class: custom_objects must give it
     cfg = spec.get("config")
     if isinstance(cfg, dict):
-        if spec.get("class_name") in ("Functional", "Model", "Sequential") and is_keras3_config(cfg):
-            cfg = keras3_to_irgraph(cfg)
+        if spec.get("class_name") in ("Functional", "Model", "Sequential") and isinstance(cfg.get("layers"), list):
+            cfg = keras3_to_irgraph(cfg)  # a model nested in a Keras 3 config is in Keras 3's form too
         else:
             cfg = {k: _keras3_value(v) for k, v in cfg.items()
                    if not (k in _KERAS3_DEFAULTS and v == _KERAS3_DEFAULTS[k])}
