@@ -1,11 +1,25 @@
 """Python operators for tensor-like objects (traced Values, functional KerasTensors, Variables):
-each one calls the backend function of the same meaning. Equality stays identity, as in Keras."""
+each one calls the backend function of the same meaning. Equality stays identity, as in Keras.
+
+This module sits in the bottom layer of the design (with the ops and the IR) and the backend sits
+in the user API above it, so the backend installs itself here when it is imported
+(`use_backend`, called by `irgraph.backend.math`) instead of being imported from here.
+"""
 from __future__ import annotations
+
+_installed = [None]  # the backend module whose add, multiply, ... the operators call
+
+
+def use_backend(module) -> None:
+    """Make the Python operators call ``module``'s functions (``module.add`` for ``+``, ...)."""
+    _installed[0] = module
 
 
 def _backend():
-    from . import backend  # late import: the backend itself builds on the tensor classes
-    return backend
+    module = _installed[0]
+    if module is None:
+        raise RuntimeError("tensor operators need the backend: import irgraph (or irgraph.backend) first")
+    return module
 
 
 class TensorOperators:

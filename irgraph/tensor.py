@@ -3,6 +3,10 @@
 A KerasTensor holds no data: a shape (None for unknown dims), a dtype, a name, and its history
 ``(layer, node_index, tensor_index)``, which links it to the call that produced it. ``_keras_mask``
 is its Keras mask: None, or a boolean KerasTensor made by the same call (see `layers.base.MaskPlan`).
+
+`lift` turns a backend function applied to KerasTensors into a call of the functional graph (an op
+layer, as Keras 3 records an operation). The backend calls it and the layers install the handler
+(`use_op_lifter`, done by `irgraph.layers.core`), so the backend does not import the layers.
 """
 from __future__ import annotations
 
@@ -39,6 +43,23 @@ class KerasTensor(TensorOperators):
 
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value; build the condition with backend ops")
+
+
+_lifter = [None]  # (fn, fn_name, args, kwargs) -> KerasTensor(s): installed by irgraph.layers.core
+
+
+def use_op_lifter(handler) -> None:
+    """Install the handler that records a backend function applied to KerasTensors as a layer call."""
+    _lifter[0] = handler
+
+
+def lift(fn, fn_name: str, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)`` with KerasTensors among the arguments, as a call of the functional graph."""
+    handler = _lifter[0]
+    if handler is None:
+        raise RuntimeError(f"{fn_name} was applied to a functional tensor before irgraph.layers was "
+                           "imported; import irgraph (or irgraph.layers) first")
+    return handler(fn, fn_name, args, kwargs)
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, tensor=None,

@@ -7,12 +7,15 @@ tensors (`KerasTensor`s) instead, it records a call of an op layer, as Keras 3 d
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
 from ..ops.base import FLOAT_DTYPES
 from ..ops.trace import Value, apply, constant, to_value
-from ..tensor import KerasTensor
+from ..operators import use_backend
+from ..tensor import KerasTensor, lift
+from ..variables import Variable
 from . import config
 
 
@@ -33,13 +36,13 @@ def _has_keras_tensor(obj) -> bool:
 
 
 def symbolic(fn):
-    """Decorator: on KerasTensor arguments, wrap the call into an op layer of the functional graph."""
+    """Decorator: on KerasTensor arguments, wrap the call into an op layer of the functional graph
+    (`irgraph.tensor.lift`, which the layers install: the backend does not import them)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if _has_keras_tensor(args) or _has_keras_tensor(kwargs):
-            from ..layers.core import lift_op
-            return lift_op(wrapper, fn.__name__, args, kwargs)
+            return lift(wrapper, fn.__name__, args, kwargs)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -71,7 +74,6 @@ def _pair(a, b):
     """Turn two operands into Values of one dtype. Python numbers follow the tensor, except that a
     Python float promotes an integer or bool tensor to floatx (``int_x * 0.5`` is not 0)."""
     like = a.dtype if isinstance(a, Value) else (b.dtype if isinstance(b, Value) else None)
-    from ..variables import Variable
     if like is None:
         like = a.dtype if isinstance(a, Variable) else (b.dtype if isinstance(b, Variable) else None)
     if like is not None and np.dtype(like).kind in "iub" and (isinstance(a, float) or isinstance(b, float)):
@@ -639,3 +641,5 @@ def is_float(x) -> bool:
 
 
 __all__ = ['abs', 'add', 'all', 'any', 'cumsum', 'argmax', 'batch_dot', 'batch_flatten', 'bias_add', 'cast', 'clip', 'concatenate', 'cos', 'divide', 'dot', 'dtype', 'elu', 'equal', 'erf', 'exp', 'expand_dims', 'flatten', 'gather', 'gelu', 'getitem', 'greater', 'greater_equal', 'hard_sigmoid', 'identity', 'int_shape', 'is_float', 'l2_normalize', 'leaky_relu', 'less', 'less_equal', 'log', 'log_softmax', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'multiply', 'ndim', 'negative', 'not_equal', 'one_hot', 'ones_like', 'permute_dimensions', 'pow', 'prod', 'relu', 'relu6', 'repeat', 'repeat_elements', 'reshape', 'round', 'selu', 'shape', 'sigmoid', 'sign', 'silu', 'sin', 'softmax', 'softplus', 'softsign', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std', 'subtract', 'sum', 'swish', 'switch', 'tanh', 'tile', 'transpose', 'var', 'where', 'zeros_like']
+
+use_backend(sys.modules[__name__])  # the Python operators of Values, KerasTensors and Variables call these

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from .. import activations, initializers
+from .. import tensor
 from .. import backend as K
 from ..backend import config
 from ._args import positive_int
@@ -333,6 +334,9 @@ def lift_op(fn, fn_name, args, kwargs):
     leaves, template = flatten((list(args), kwargs), lambda o: isinstance(o, KerasTensor))
     layer = OpLayer(fn, (template[0], template[1]), name=config.unique_name(fn_name))
     return layer(leaves)
+
+
+tensor.use_op_lifter(lift_op)  # backend functions applied to functional tensors record an OpLayer
 
 
 dense = Dense  # spelling used by some tutorials (seed 004)
