@@ -7,6 +7,7 @@ IR; ``model.to_onnx()`` runs the passes and emits ONNX; ``predict`` runs it in o
 from __future__ import annotations
 
 import collections
+import inspect
 import itertools
 
 import numpy as np
@@ -699,14 +700,23 @@ class Sequential(Model):
                 raise TypeError("Sequential.add takes a layer or an Input tensor")
             layer = lyr
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add takes a layer, got {type(layer).__name__}")
+            raise ValueError("Only instances of `keras.Layer` can be added to a Sequential model. "
+                             f"Received: {layer!r:.80} (of type {type(layer).__name__})")
         if isinstance(layer, InputLayer):
-            if self._stack or self._input_tensor is not None:
+            if self._input_tensor is not None:
+                raise ValueError(f"Sequential model '{self.name}' has already been configured to use input "
+                                 f"shape {tuple(self._input_tensor.shape)}. You cannot add a different "
+                                 "Input layer to it.")
+            if self._stack:
                 raise ValueError("an Input can only be the first element of a Sequential model")
             self._input_tensor = layer.output
             if rebuild:
                 self._rebuild()
             return
+        if any(lyr.name == layer.name for lyr in self._stack):
+            raise ValueError("All layers added to a Sequential model should have unique names. Name "
+                             f"'{layer.name}' is already the name of a layer in this model. Update the "
+                             "`name` argument to pass a unique name.")
         self._stack.append(layer)
         if self._input_tensor is None and len(self._stack) == 1:
             self._input_tensor = _first_layer_input(layer)
@@ -742,6 +752,7 @@ class Sequential(Model):
                 x = out
         reused = len(chain)
         for layer in self._stack[reused:]:
+            _check_single_positional(layer)
             x = layer(x)
             chain.append((layer, x))
         self._chain = (self._input_tensor, chain)
@@ -771,6 +782,23 @@ class Sequential(Model):
     def layers(self):
         return list(self._stack)
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Sequential.layers` attribute is reserved and should not be used. Use `add()` "
+                             "and `pop()` to change the layers in this model.")
+
+    # an unbuilt Sequential has no inputs or outputs yet: hasattr() is False, as in Keras
+    def _built_attr(self, prop):
+        if self._awaiting_build():
+            raise AttributeError(f"Sequential model '{self.name}' has no {prop.fget.__name__} yet: it is "
+                                 "built on its first call, fit, predict or build(input_shape)")
+        return prop.fget(self)
+
+    inputs = property(lambda self: self._built_attr(Model.inputs), doc="the Input tensors (built models)")
+    outputs = property(lambda self: self._built_attr(Model.outputs), doc="the output tensors (built models)")
+    input_shape = property(lambda self: self._built_attr(Model.input_shape))
+    output_shape = property(lambda self: self._built_attr(Model.output_shape))
+
 
 # ======================================================== saving (irgraph/saving.py) =================
 def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
@@ -792,6 +820,17 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
 
 _NOT_BUILT = ("This model has not yet been built. Build the model first by calling `build()` or by "
               "calling the model on a batch of data.")
+
+
+def _check_single_positional(layer):
+    """Keras 3's rule for the first layer a Sequential calls: one positional argument (the input)."""
+    params = list(inspect.signature(type(layer).call).parameters.values())[1:]
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+    if len(positional) > 1:
+        raise ValueError("Layers added to a Sequential model can only have a single required positional "
+                         f"argument, the input tensor. Layer {type(layer).__name__} (layer '{layer.name}') has "
+                         f"multiple required positional arguments: {positional}")
 
 
 def _first_layer_input(layer):

@@ -108,6 +108,8 @@ def _is_tensor(o) -> bool:
 def _shape_struct(inputs):
     if isinstance(inputs, (list, tuple)):
         return [_shape_struct(i) for i in inputs]
+    if isinstance(inputs, dict):  # a layer called on a dict is built on a dict of shapes (Keras 3)
+        return {k: _shape_struct(v) for k, v in inputs.items()}
     return tuple(inputs.shape)
 
 
