@@ -659,6 +659,9 @@ class Model(Layer):
         from .saving import load_weights
         from .saving_h5 import is_hdf5, load_hdf5_weights
         if is_hdf5(filepath):
+            from .keras_files import is_keras3_weights_file, load_keras3_weights_file
+            if is_keras3_weights_file(filepath):  # Keras 3's '.weights.h5' layout
+                return load_keras3_weights_file(self, filepath, skip_mismatch=skip_mismatch)
             return load_hdf5_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
         if skip_mismatch:
             raise ValueError("load_weights(skip_mismatch=True) is not supported")
@@ -801,12 +804,13 @@ class Sequential(Model):
 
 
 # ======================================================== saving (irgraph/saving.py) =================
-def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
-    """A model saved by `Model.save`: architecture, weights and (``compile=True``) the compile
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):  # noqa: A002
+    """A model saved by `Model.save`, or by Keras (a Keras 3 ``.keras`` archive, a Keras 2 / tf.keras
+    ``.h5`` model; recognised by content): architecture, weights and (``compile=True``) the compile
     arguments and optimizer state, so ``fit`` continues where it stopped. Reads JSON and arrays
     only (no pickle, no code); Lambda functions and custom classes come from ``custom_objects``."""
     from .saving import load_model as _load
-    return _load(filepath, custom_objects=custom_objects, compile=compile)
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None, safe_mode=True):

@@ -495,9 +495,16 @@ _CONFIG_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, R
                   OverflowError)
 
 
-def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):  # noqa: A002
     from .serialization import check_compile_config, check_layer_spec, compile_kwargs, deserialize_layer
     path = os.fspath(filepath)
+    if not safe_mode:
+        raise ValueError("load_model(safe_mode=False) is not supported: irgraph never runs code stored in "
+                         "a file; pass the functions of Lambda layers in custom_objects")
+    from . import keras_files
+    from .saving_h5 import is_hdf5
+    if keras_files.is_keras_archive(path) or is_hdf5(path):  # written by Keras (recognised by content)
+        return keras_files.load(path, custom_objects=custom_objects, compile=compile)
     source = f"loading the model from '{path}'"
     proto, meta = read_model_file(path)
     names = meta[META_WEIGHTS]

@@ -92,9 +92,8 @@ def read_hdf5_weights(path) -> list[SavedLayer]:
         if not _has_list(f, "layer_names") and "model_weights" in f:
             root = f["model_weights"]  # a full-model file (Keras's model.save('x.h5'))
         if not _has_list(root, "layer_names"):
-            hint = (" It looks like Keras 3's native '.weights.h5' format, which irgraph does not read: save "
-                    "the weights in the legacy format (model.save_weights('x.h5') in Keras 2, or "
-                    "keras.src.legacy.saving.legacy_h5_format in Keras 3)" if "layers" in f or "vars" in f else "")
+            hint = (" It is Keras 3's native '.weights.h5' layout: load it with model.load_weights(path) "
+                    "(matched by layer), not by position" if "layers" in f or "vars" in f else "")
             raise ModelFileError(f"{source}: an HDF5 file but not Keras weights: it has no 'layer_names' "
                                  f"attribute (at its root or under 'model_weights').{hint}")
         layers = []

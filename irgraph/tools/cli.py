@@ -3,6 +3,7 @@
   irgraph inspect model.onnx            inputs, outputs, operators, parameters of an ONNX file
   irgraph inspect pkg.module:factory    layer summary and the graph after every pass
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
+  irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
 
 A factory is a module attribute that is a Model or a function returning one
 (e.g. ``examples.seed_models:seed000_mlp``).
@@ -68,6 +69,22 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    from irgraph.conversion import convert
+    from irgraph.saving import ModelFileError
+    source = args.model
+    if not os.path.exists(source) and ":" in source:
+        source = load_factory(source)
+    elif not os.path.exists(source):
+        raise SystemExit(f"irgraph: no such file {source!r}")
+    try:
+        report = convert(source, args.output, opset=args.opset, train_step=args.train_step)
+    except (ModelFileError, ImportError) as err:
+        raise SystemExit(f"irgraph: {err}") from None
+    print(report, end="")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="irgraph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,6 +97,14 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--opset", type=int, default=17)
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("convert", help="convert a model file (.keras, .h5, irgraph's) to ONNX")
+    p.add_argument("model", help="a Keras 3 .keras archive, a Keras 2 .h5 model, an irgraph saved model "
+                                 "or MODULE:ATTRIBUTE")
+    p.add_argument("-o", "--output", required=True, help="the inference ONNX file to write")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--train-step", dest="train_step", default=None,
+                   help="also write the training-step ONNX file here (needs a compiled model)")
+    p.set_defaults(fn=cmd_convert)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
