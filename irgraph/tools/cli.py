@@ -1,7 +1,10 @@
 """The `irgraph` command.
 
-  irgraph inspect model.onnx            inputs, outputs, operators, parameters of an ONNX file
-  irgraph inspect pkg.module:factory    layer summary and the graph after every pass
+  irgraph inspect TARGET [--batch N] [--dim NAME=N] [--json] [--train] [--html OUT.html]
+      per-layer cost table (parameters, MACs, activation and weight memory), peak memory, operators;
+      TARGET: an ONNX file (irgraph's or any other), a saved irgraph or Keras model (.keras, .h5),
+      or pkg.module:factory (then also the layer summary and the graph after every pass)
+  irgraph diff A B [--html OUT.html]    nodes added, removed and changed; initializers compared
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
   irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 
@@ -44,21 +48,53 @@ def load_factory(spec: str):
 
 
 def cmd_inspect(args) -> int:
-    from irgraph.tools.inspect import onnx_summary, passes_report
-    if args.target.endswith(".onnx"):
-        import onnx
-        if not os.path.exists(args.target):
-            raise SystemExit(f"irgraph: no such file {args.target!r}")
-        try:
-            model = onnx.load(args.target)
-        except Exception as err:  # a damaged file: say so, no traceback
-            raise SystemExit(f"irgraph: {args.target!r} is not a readable ONNX model: {err}") from None
-        print(onnx_summary(model), end="")
+    from irgraph.tools import inspect as tool
+    target = tool.load_target(args.target)
+    dims = parse_dims(args.dim)
+    report = tool.target_report(target, batch=args.batch, dims=dims, train=args.train)
+    if args.html:
+        tool.write_html(target, args.html, batch=args.batch, dims=dims, train=args.train)
+    if args.json:
+        print(json.dumps(report, indent=1))
         return 0
-    model = load_factory(args.target)
-    model.summary()
-    print(passes_report(model), end="")
+    print(tool.target_text(target, report), end="")
+    if args.html:
+        print(f"wrote {args.html}")
     return 0
+
+
+def cmd_diff(args) -> int:
+    from irgraph.inspection.diff import diff_models, render_diff
+    from irgraph.tools import inspect as tool
+    a, b = tool.load_target(args.a), tool.load_target(args.b)
+    result = diff_models(tool.target_onnx(a), tool.target_onnx(b), a.label, b.label)
+    if args.html:
+        from irgraph.inspection.html import write_diff_html
+        write_diff_html(a, b, result, args.html)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(render_diff(result), end="")
+        if args.html:
+            print(f"wrote {args.html}")
+    return 0
+
+
+def parse_dims(items) -> dict:
+    dims = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise SystemExit(f"irgraph: --dim takes NAME=N with N a positive integer (e.g. --dim time=20), "
+                             f"got {item!r}")
+        dims[name.strip()] = int(value)
+    return dims
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
 
 
 def cmd_export(args) -> int:
@@ -89,9 +125,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="irgraph", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="summarize an ONNX file or a model factory")
-    p.add_argument("target", help="a .onnx file or MODULE:ATTRIBUTE")
+    p = sub.add_parser("inspect", help="cost table, memory and passes of an ONNX file, a saved model or a factory")
+    p.add_argument("target", help="a .onnx, .keras or .h5 file, or MODULE:ATTRIBUTE")
+    p.add_argument("--batch", type=positive_int, help="batch size for shapes and costs (default: costs per sample)")
+    p.add_argument("--dim", action="append", metavar="NAME=N",
+                   help="size of a symbolic dimension, e.g. --dim time=20 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--train", action="store_true", help="also estimate the peak memory of one training step")
+    p.add_argument("--html", metavar="OUT.html", help="write the interactive graph view (one self-contained file)")
     p.set_defaults(fn=cmd_inspect)
+    p = sub.add_parser("diff", help="compare two models: nodes added, removed, changed; initializers")
+    p.add_argument("a", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
+    p.add_argument("b", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
+    p.add_argument("--json", action="store_true", help="print the differences as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="write the differences as an interactive HTML view")
+    p.set_defaults(fn=cmd_diff)
     p = sub.add_parser("export", help="export a model factory to ONNX")
     p.add_argument("target", help="MODULE:ATTRIBUTE")
     p.add_argument("-o", "--output", required=True)
@@ -110,6 +158,9 @@ def main(argv=None) -> int:
         return args.fn(args)
     except (ValueError, TypeError) as err:
         raise SystemExit(f"irgraph: {err}") from None
+    except BrokenPipeError:  # the reader went away (`irgraph inspect ... | head`): nothing to say
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

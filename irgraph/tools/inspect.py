@@ -87,3 +87,96 @@ def passes_report(model) -> str:
     ops = final.op_counts()
     con.print("ops after cleanup: " + ", ".join(f"{k} x{v}" for k, v in ops.items()))
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------ targets
+class Target:
+    """What `irgraph inspect` and `irgraph diff` were given: an ONNX model, or an irgraph model
+    (a factory, a saved irgraph model, a Keras file)."""
+
+    def __init__(self, label: str, proto=None, model=None, note: str | None = None):
+        self.label, self.proto, self.model, self.note = label, proto, model, note
+
+
+def load_target(spec: str) -> Target:
+    """A file (ONNX, or a model saved by irgraph or Keras) or a ``module:factory``; clear errors,
+    never a traceback."""
+    import os
+    looks_like_file = os.path.exists(spec) or spec.endswith((".onnx", ".keras", ".h5", ".hdf5"))
+    if not looks_like_file:
+        from .cli import load_factory
+        return Target(spec, model=load_factory(spec))
+    if not os.path.exists(spec):
+        raise SystemExit(f"irgraph: no such file {spec!r}")
+    if os.path.isdir(spec):
+        raise SystemExit(f"irgraph: {spec!r} is a directory; give an .onnx, .keras or .h5 file")
+    from ..saving_h5 import is_hdf5
+    from .. import keras_files
+    if keras_files.is_keras_archive(spec) or is_hdf5(spec):
+        from ..models import load_model
+        try:
+            return Target(spec, model=load_model(spec))
+        except (ValueError, TypeError, KeyError, OSError) as err:
+            raise SystemExit(f"irgraph: cannot load the Keras model {spec!r}: {err}") from None
+    try:
+        proto = onnx.load(spec)
+    except Exception as err:  # a damaged file: say so, no traceback
+        raise SystemExit(f"irgraph: {spec!r} is not a readable ONNX model ({type(err).__name__}: "
+                         f"{str(err)[:200]}); give an .onnx file, a saved model or MODULE:FACTORY") from None
+    if not proto.graph.node and not proto.graph.input:
+        raise SystemExit(f"irgraph: {spec!r} holds no ONNX graph (no nodes, no inputs): is it an ONNX model?")
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if "irgraph.model_config" in meta:  # saved by irgraph: the layers and their types come back
+        from ..models import load_model
+        try:
+            return Target(spec, proto=proto, model=load_model(spec))
+        except (ValueError, TypeError, KeyError) as err:
+            note = f"saved by irgraph, but not loadable here ({err}); shown as a plain ONNX graph"
+            return Target(spec, proto=proto, note=note)
+    return Target(spec, proto=proto)
+
+
+def target_onnx(target: Target):
+    if target.proto is None:
+        target.proto = target.model.to_onnx()
+    return target.proto
+
+
+def target_report(target: Target, batch=None, dims=None, train=False) -> dict:
+    from ..inspection import model_report, onnx_report
+    if target.model is not None:
+        report = model_report(target.model, batch=batch, dims=dims, train=train)
+        report["passes"] = passes_table(target.model)
+    else:
+        report = onnx_report(target.proto, batch=batch, dims=dims, train=train)
+    report["source"] = target.label
+    if target.note:
+        report["notes"].append(target.note)
+    return report
+
+
+def passes_table(model) -> list:
+    pm = model.compile_graph()
+    rows = []
+    for name, g in pm.history:
+        ms = pm.timings.get(name)
+        rows.append({"pass": name, **graph_stats(g), "ms": None if ms is None else round(ms * 1e3, 2)})
+    return rows
+
+
+def target_text(target: Target, report: dict) -> str:
+    from ..inspection import render
+    if target.model is not None:
+        from ..summary import summary_text
+        head = summary_text(target.model) + passes_report(target.model)
+    else:
+        head = onnx_summary(target.proto)
+    return head + render(report)
+
+
+def write_html(target: Target, path: str, batch=None, dims=None, train=False) -> None:
+    from ..inspection.html import write_model_html, write_onnx_html
+    if target.model is not None:
+        write_model_html(target.model, path, batch=batch, dims=dims, train=train, title=target.label)
+    else:
+        write_onnx_html(target.proto, path, batch=batch, dims=dims, title=target.label)
