@@ -12,5 +12,5 @@ from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
 from .convolutional import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
-from .wrappers import TimeDistributed  # noqa: F401
+from .wrappers import TimeDistributed, Wrapper  # noqa: F401
 from ..tensor import Input  # noqa: F401

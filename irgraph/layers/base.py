@@ -7,6 +7,7 @@ on numpy arrays runs it eagerly through onnxruntime.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import warnings
@@ -169,12 +170,34 @@ class Node:
 
 
 # --------------------------------------------------------------------------------- the layer
+def _recording_build(build):
+    """``build`` that first notes the input shape it is given (``_build_shapes``, as Keras's
+    ``_build_shapes_dict``), so that a layer built by a direct ``build(shape)`` call, never called,
+    still knows its output shape (``summary``)."""
+    @functools.wraps(build)
+    def recorded(self, *args, **kwargs):
+        shape = args[0] if args else next(iter(kwargs.values()), None)
+        if shape is not None and "_build_shapes" not in self.__dict__:
+            object.__setattr__(self, "_build_shapes", shape)
+        return build(self, *args, **kwargs)
+    recorded._records_shapes = True
+    return recorded
+
+
 class Layer:
     _call_has_training: dict = {}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_records_shapes", False):
+            cls.build = _recording_build(build)
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, batch_input_shape=None,
                  batch_size=None, input_dim=None, input_length=None, weights=None,
-                 activity_regularizer=None, batch_shape=None, **kwargs):
+                 activity_regularizer=None, batch_shape=None, autocast=True, **kwargs):
+        # autocast: Keras 3's mixed-precision switch, accepted as Keras accepts it (irgraph computes
+        # every layer in its own dtype)
         if kwargs:
             bad = ", ".join(sorted(kwargs))
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {bad}")
@@ -718,7 +741,7 @@ def _mask_problem(mask_shape, shape) -> bool:
 def _check_explicit_mask(layer, inputs, mask) -> None:
     x = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
     m = mask[0] if isinstance(mask, (list, tuple)) and mask else mask
-    if not hasattr(m, "shape") or not hasattr(x, "shape"):
+    if not hasattr(m, "shape") or not hasattr(x, "shape") or getattr(layer, "_checks_own_mask", False):
         return
     if _mask_problem(tuple(m.shape), tuple(x.shape)):
         raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}) was given a mask of shape "

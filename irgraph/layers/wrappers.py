@@ -13,21 +13,67 @@ def _call_parameters(layer) -> set:
     return set(inspect.signature(type(layer).call).parameters)
 
 
-class TimeDistributed(Layer):
-    """Applies ``layer`` to every step of axis 1: (batch, time, ...) -> (batch, time, ...out).
-
-    Lowered as reshape to (batch * time, ...), the inner layer once, and reshape back; the time axis
-    may be unknown (then the shape is computed at run time)."""
+class Wrapper(Layer):
+    """Keras's base of layers that wrap another layer (``self.layer``): building the wrapper builds
+    the wrapped layer on the same input shape; the config holds the wrapped layer's."""
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
-            raise TypeError(f"TimeDistributed wraps a layer or a model, got {type(layer).__name__}")
+            raise TypeError(f"{type(self).__name__} wraps a layer or a model, got {type(layer).__name__}")
         super().__init__(**kwargs)
         self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+            self.layer.built = True
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(),
+                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..serialization import deserialize_layer
+        config = dict(config)
+        return cls(deserialize_layer(config.pop("layer"), custom_objects), **config)
+
+
+class TimeDistributed(Wrapper):
+    """Applies ``layer`` to every step of axis 1: (batch, time, ...) -> (batch, time, ...out).
+
+    Lowered as reshape to (batch * time, ...), the inner layer once, and reshape back; the time axis
+    may be unknown (then the shape is computed at run time). An explicit ``mask`` covers (batch,
+    timesteps) and may have more axes (Keras 3); the wrapped layer gets it per step when its call
+    takes a mask."""
+
+    _checks_own_mask = True  # only (batch, timesteps) of a mask must match: see _check_mask_shape
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(layer, **kwargs)
         self.input_spec = InputSpec(min_ndim=3)
         # Keras 2's rule (Keras 3 drops the mask here): a (batch, time) mask passes through, so a
         # TimeDistributed(Dense) after a masked return_sequences RNN keeps its loss weighted by it
         self.supports_masking = True
+
+    def build(self, input_shape=None):
+        self.built = True  # the wrapped layer is built by its call on (batch * time, ...) steps
+
+    def __call__(self, inputs, *args, **kwargs):
+        mask = kwargs.get("mask")
+        if mask is not None and hasattr(inputs, "shape") and hasattr(mask, "shape"):
+            self._check_mask_shape(tuple(inputs.shape), tuple(mask.shape))
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _check_mask_shape(self, input_shape, mask_shape):
+        """Keras 3's check: the mask's first two axes are the input's (batch, timesteps)."""
+        bad = len(mask_shape) < 2 or any(
+            isinstance(m, int) and isinstance(d, int) and m != d for m, d in zip(mask_shape[:2], input_shape[:2]))
+        if bad:
+            raise ValueError(f"The `mask` passed to the `TimeDistributed` layer has a shape {mask_shape} "
+                             f"incompatible with the input shape {input_shape} (layer '{self.name}'): its "
+                             f"first two axes must be (batch_size, timesteps) = {input_shape[:2]}")
 
     def call(self, inputs, training=None, mask=None):
         shape = inputs.sym_shape
@@ -54,23 +100,16 @@ class TimeDistributed(Layer):
         """The mask per step for an inner layer whose call takes one (Keras: mask[:, i])."""
         if mask is None or "mask" not in _call_parameters(self.layer):
             return {}
-        if mask.ndim < 2:
-            raise ValueError(f"layer '{self.name}' (TimeDistributed): the mask must be at least 2D "
-                             f"(batch, timesteps), got shape {mask.shape}")
-        return {"mask": K.reshape(mask, (-1,) + tuple(mask.sym_shape[2:]))}
+        rest = getattr(mask, "sym_shape", None) or np.shape(mask)
+        return {"mask": K.reshape(mask, (-1,) + tuple(rest[2:]))}
 
     def compute_mask(self, inputs, mask=None):
-        return mask
-
-    def get_config(self):
-        return {**super().get_config(),
-                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from ..serialization import deserialize_layer
-        config = dict(config)
-        return cls(deserialize_layer(config.pop("layer"), custom_objects), **config)
+        """The input's (batch, timesteps) mask; one with more axes is kept per step where all its
+        entries are true."""
+        if mask is None:
+            return None
+        rank = len(getattr(mask, "sym_shape", None) or np.shape(mask))
+        return K.all(mask, axis=tuple(range(2, rank))) if rank > 2 else mask
 
 
 from .recurrent import Bidirectional  # noqa: E402,F401  (Keras 2 keeps it in keras.layers.wrappers)
