@@ -4,7 +4,7 @@ from . import layers  # noqa: F401
 from . import models  # noqa: F401
 from . import callbacks, losses, metrics, optimizers, regularizers  # noqa: F401,E401
 from .backend.graph import clear_session  # noqa: F401  (names and the learning phase)
-from .initializers import set_seed  # noqa: F401
+from .random_state import set_seed  # noqa: F401
 from .models import Model, Sequential, load_model  # noqa: F401
 from .tensor import Input, KerasTensor  # noqa: F401
 

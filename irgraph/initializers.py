@@ -3,15 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_rng = [np.random.default_rng()]
-
-
-def set_seed(seed: int | None) -> None:
-    _rng[0] = np.random.default_rng(seed)
-
-
-def rng() -> np.random.Generator:
-    return _rng[0]
+from .random_state import rng, set_seed  # noqa: F401  (irgraph.initializers.set_seed, as before)
 
 
 def _fans(shape):

@@ -411,6 +411,15 @@ class LossFunctionWrapper(Loss):
         y_true, y_pred = squeeze_or_expand_to_same_rank(_t(y_true), _t(y_pred))
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
+    @property
+    def label_kind(self) -> str | None:
+        """The labels a built-in loss over the last axis reads, which fit and evaluate check before
+        training: 'sparse' (class indices), 'categorical' (one-hot), 'binary' or 'elementwise' (the
+        output's shape); None for other functions (which may read labels of any shape) and axes."""
+        if self._fn_kwargs.get("axis", -1) != -1:
+            return None
+        return _LABEL_KINDS.get(self.fn)
+
     def get_config(self):
         if type(self) is LossFunctionWrapper:
             return {**super().get_config(), "fn": getattr(self.fn, "__name__", repr(self.fn)),
@@ -612,6 +621,13 @@ def fused_with_activation(loss, activation_op: str, axis=None, rank=None):
     if hasattr(fused, "from_logits"):
         fused.from_logits = True
     return fused
+
+
+_LABEL_KINDS = {**{fn: "elementwise" for fn in (
+    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+    huber, log_cosh, hinge, squared_hinge, categorical_hinge, kl_divergence, poisson, cosine_similarity)},
+    sparse_categorical_crossentropy: "sparse", categorical_crossentropy: "categorical",
+    binary_crossentropy: "binary"}
 
 
 __all__ = [

@@ -518,7 +518,7 @@ class Model(Layer):
                 weighted_metrics=None, run_eagerly=None, steps_per_execution=None, jit_compile=None,
                 device="auto", **kwargs):
         """Configure training. Keras arguments; ``device`` picks the onnxruntime provider."""
-        from .training.config import CompileConfig
+        from .compile_config import CompileConfig
         kwargs.pop("sample_weight_mode", None)
         if kwargs:
             raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")

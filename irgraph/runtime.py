@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import variables
+from .input_checks import cast_checked, check_ids, count_arg, id_bounds
 
 _PROVIDERS = {"cpu": ["CPUExecutionProvider"],
               "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -83,10 +84,7 @@ class InputSpecCheck:
     @staticmethod
     def bind_ids(checks: list, model) -> None:
         """Give the checks of inputs that feed Embedding ids their valid range (found once per model
-        graph on the lowered graph, see `irgraph.training.validate.id_bounds`)."""
-        global _check_ids
-        from .training.validate import check_ids, id_bounds
-        _check_ids = check_ids
+        graph on the lowered graph, see `irgraph.input_checks.id_bounds`)."""
         bounds = id_bounds(model)
         for c in checks:
             c.bounds = bounds.get(c.name)
@@ -113,7 +111,7 @@ class InputSpecCheck:
                 raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)}, "
                                  f"got an array of shape {shape}")
         if self.bounds:
-            _check_ids(x, self.bounds, self.name)
+            check_ids(x, self.bounds, self.name)
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
     def _cast(self, x: np.ndarray) -> np.ndarray:
@@ -121,11 +119,7 @@ class InputSpecCheck:
         if k not in "fiub":
             raise TypeError(f"input '{self.name}' expects {self.dtype.name} values, got an array of dtype "
                             f"{x.dtype} that cannot be converted")
-        from .training.validate import cast_checked
         return cast_checked(x, self.dtype, f"input '{self.name}'")
-
-
-_check_ids = None  # irgraph.training.validate.check_ids, imported by the first bind_ids
 
 
 class RunError(ValueError):
@@ -234,7 +228,7 @@ class InferenceRunner:
         if c.bounds is False:
             InputSpecCheck.bind_ids(self.checks, self.model)
         if c.bounds:
-            _check_ids(x, c.bounds, c.name)
+            check_ids(x, c.bounds, c.name)
 
     def _wrap(self, outs):
         if isinstance(self.model._output_struct, dict):
@@ -260,7 +254,6 @@ class InferenceRunner:
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None):
         from .progress import Progbar
-        from .training.validate import count_arg
         steps = count_arg(steps, "predict(): steps")
         batch_size = count_arg(batch_size, "predict(): batch_size") or 32
         if _is_generator_like(x):

@@ -1,7 +1,7 @@
 """Random backend functions (training graphs)."""
 from __future__ import annotations
 
-from ..initializers import rng
+from ..random_state import rng
 from ..ops.trace import apply, to_value
 from .math import cast, getitem, greater_equal, symbolic
 

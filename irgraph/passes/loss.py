@@ -19,8 +19,17 @@ from irgraph.ops.trace import Value, apply, scope, tracing
 
 @dataclass
 class OutputTarget:
+    """What the pass adds for one model output. The user API resolves losses and metrics into these
+    callables before the pass runs (`irgraph.compile_config`), so the pass knows no loss classes:
+
+    * ``loss(y_true, y_pred, sample_weight, mask)`` -> scalar Value (``mask``: the output's mask or
+      None), and ``loss.on_logits(op)`` -> the same loss computed from the logits of a final ``op``
+      ('Softmax' or 'Sigmoid'), or None;
+    * each metric has ``name`` and ``batch_stats(y_true, y_pred, sample_weight, mask)`` -> Values
+      (``sample_weight`` None for the unweighted metrics).
+    """
     name: str
-    loss: object | None               # a Loss (callable (y_true, y_pred, sample_weight) -> scalar) or None
+    loss: object | None
     weight: float = 1.0
     label_spec: Spec | None = None    # shape with 'batch' first, dtype
     metrics: list = field(default_factory=list)
@@ -33,46 +42,15 @@ def _value(g: Graph, tensor: tuple) -> Value:
 
 def _logits_for(g: Graph, y_pred: Value, loss):
     """(loss computed from logits, logits) when y_pred is a last-axis Softmax or a Sigmoid."""
-    from irgraph import losses
     d = g.node(y_pred.node)
     if d["kind"] != "op" or d["op"] not in ("Softmax", "Sigmoid"):
         return None
     if d["op"] == "Softmax" and d["attrs"].get("axis", -1) not in (-1, y_pred.ndim - 1):
         return None
-    fused = losses.fused_with_activation(loss, d["op"])
+    fused = loss.on_logits(d["op"])
     if fused is None:
         return None
     return fused, _value(g, g.in_tensors(y_pred.node)[0])
-
-
-def _mask_times(weight, mask):
-    """A per-sample weight (or none) times an output's (batch, ...) mask, as float weights."""
-    from irgraph import backend as K
-    m = K.cast(mask, "float32")
-    if weight is None:
-        return m
-    while weight.ndim < m.ndim:
-        weight = K.expand_dims(weight, -1)
-    return weight * m
-
-
-def _masked_loss(loss, y_true, y_pred, sample_weight, mask):
-    """The loss of one output, weighted by the output's mask when it has one (Keras 3: a mean
-    over the unmasked entries)."""
-    from irgraph.losses import Loss
-    if mask is None:
-        return loss(y_true, y_pred, sample_weight=sample_weight)
-    if type(loss).__call__ is Loss.__call__:
-        return loss(y_true, y_pred, sample_weight=sample_weight, mask=mask)
-    return loss(y_true, y_pred, sample_weight=_mask_times(sample_weight, mask))
-
-
-def _metric_weight(metric, sample_weight, mask):
-    """Keras 3 weighs mean metrics of functions (accuracy, mae, ...) by the output's mask."""
-    from irgraph.metrics import MeanMetricWrapper
-    if mask is None or not isinstance(metric, MeanMetricWrapper):
-        return sample_weight
-    return _mask_times(sample_weight, mask)
 
 
 def metric_output_name(output: str, metric_name: str, k: int) -> str:
@@ -103,18 +81,14 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
                 if fused is not None:
                     loss, pred = fused
                 with scope(f"loss/{t.name}"):
-                    value = _masked_loss(loss, y_true, pred, sw, masks.get(t.name))
+                    value = loss(y_true, pred, sw, masks.get(t.name))
                 new_outputs.append((f"{t.name}_loss", value))
                 terms.append(value if t.weight == 1.0 else value * float(t.weight))
             with scope(f"metrics/{t.name}"):
-                for m in t.metrics:
-                    weight = _metric_weight(m, None, masks.get(t.name))
-                    for k, s in enumerate(m.batch_stats(y_true, y_pred, weight)):
-                        new_outputs.append((metric_output_name(t.name, m.name, k), s))
-                for m in t.weighted_metrics:
-                    weight = _metric_weight(m, sw, masks.get(t.name))
-                    for k, s in enumerate(m.batch_stats(y_true, y_pred, weight)):
-                        new_outputs.append((metric_output_name(t.name, m.name, k), s))
+                for metrics, weight in ((t.metrics, None), (t.weighted_metrics, sw)):
+                    for m in metrics:
+                        for k, s in enumerate(m.batch_stats(y_true, y_pred, weight, masks.get(t.name))):
+                            new_outputs.append((metric_output_name(t.name, m.name, k), s))
         with scope("regularization"):
             for w in g.nodes_of("weight"):
                 var = g.node(w)["var"]

@@ -1,3 +1,3 @@
-"""Training: compile configuration, step graphs, the onnxruntime training session and the loops."""
-from .config import CompileConfig  # noqa: F401
+"""Training: step graphs, the onnxruntime training session and the loops. What `compile` was told
+is resolved by the user API (`irgraph.compile_config`) and handed to these as data and callables."""
 from .graphs import StepGraphs, build_step_graphs  # noqa: F401

@@ -63,8 +63,9 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     targets, slots = [], []
     multi = len(names) > 1
     for i, n in enumerate(names):
-        targets.append(OutputTarget(n, config.losses[i], config.loss_weights[i], label_specs[n],
-                                    metric_objs[i], weighted_objs[i]))
+        targets.append(OutputTarget(n, config.loss_term(i), config.loss_weights[i], label_specs[n],
+                                    [config.metric_term(m) for m in metric_objs[i]],
+                                    [config.metric_term(m) for m in weighted_objs[i]]))
         for m in metric_objs[i] + weighted_objs[i]:
             log = f"{n}_{m.name}" if multi else m.name
             k = len(m.initial_totals())

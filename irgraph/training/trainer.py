@@ -6,11 +6,13 @@ import numpy as np
 from .. import callbacks as callbacks_mod
 from ..ir import gc_paused
 from ..ops.base import Spec
+from ..random_state import rng
 from ..runtime import InputSpecCheck, resolve_providers
 from .data import Dataset, class_weights_to_sample_weights, is_generator_like, structure
 from .prefetch import Prefetcher
 from .graphs import build_step_graphs
 from . import validate
+from ..input_checks import cast_checked, count_arg, fraction_arg
 from .session import TrainSession
 
 
@@ -32,7 +34,6 @@ class Trainer:
         self.graphs = None
         self.session = None
         self.weights = model.weights  # the model's structure is fixed once compiled
-        from ..initializers import rng
         self.rng = np.random.default_rng(int(rng().integers(2**31)))  # irgraph.set_seed makes fit repeatable
 
     # ----------------------------------------------------------------------------- data
@@ -98,7 +99,7 @@ class Trainer:
             if loss is not None:
                 validate.check_label_values(name, yv, tuple(out.shape), loss)
             arrays[f"{name}_true"] = np.ascontiguousarray(
-                validate.cast_checked(yv, spec.dtype, f"labels for output '{name}'"))
+                cast_checked(yv, spec.dtype, f"labels for output '{name}'"))
             w = np.ones(n, np.float32) if sw is None else validate.check_sample_weight(name, sw, n)
             if cw is not None:
                 cw = validate.check_class_weight(name, cw, tuple(out.shape), loss)
@@ -231,7 +232,6 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         epochs = kwargs.pop("nb_epoch")
     if kwargs:
         raise TypeError(f"fit() got unexpected arguments {sorted(kwargs)}")
-    from .validate import count_arg, fraction_arg
     batch_size = count_arg(batch_size, "fit(): batch_size") or 32
     epochs = count_arg(epochs, "fit(): epochs", minimum=0, allow_none=False)
     initial_epoch = count_arg(initial_epoch, "fit(): initial_epoch", minimum=0, allow_none=False)
@@ -317,7 +317,6 @@ def _as_result(logs: dict, return_dict: bool):
 
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
              callbacks=None, return_dict=False):
-    from .validate import count_arg
     batch_size = count_arg(batch_size, "evaluate(): batch_size") or 32
     steps = count_arg(steps, "evaluate(): steps")
     if is_generator_like(x) and (y is not None or sample_weight is not None):

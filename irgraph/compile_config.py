@@ -4,15 +4,20 @@ Every structure Keras 3 accepts is spread over the model's outputs here (a dict 
 list in output order, nested per-output lists, a loss for only some outputs), with Keras's errors
 for keys and lengths that do not fit. Two Keras 2 spellings stay: one loss for every output, and a
 flat metrics list given to every output.
+
+This is the user-API side of training: it knows the losses, metrics and optimizers of irgraph, and
+hands the training layer below it what the loss pass calls (`LossTerm`, `MetricTerm`), so that
+neither `irgraph.training` nor `irgraph.passes.loss` imports the user API.
 """
 from __future__ import annotations
 
 import copy
 import math
 
-from .. import losses as losses_mod
-from .. import metrics as metrics_mod
-from .. import optimizers
+from . import backend as K
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers
 
 
 def _is_seq(value) -> bool:
@@ -172,3 +177,60 @@ class CompileConfig:
             resolved.append(plain)
             weighted.append(_unique_names(plain, [metrics_mod.get(m, **kw) for m in wids]))
         return resolved, weighted
+
+    def loss_term(self, i: int):
+        """Output ``i``'s loss as `irgraph.passes.loss.attach_loss` calls it, or None."""
+        loss = self.losses[i]
+        return None if loss is None else LossTerm(loss)
+
+    @staticmethod
+    def metric_term(metric):
+        """A resolved metric as `irgraph.passes.loss.attach_loss` calls it."""
+        return MetricTerm(metric)
+
+
+# ------------------------------------------------------------------- what the loss pass calls
+def _mask_times(weight, mask):
+    """A per-sample weight (or none) times an output's (batch, ...) mask, as float weights."""
+    m = K.cast(mask, "float32")
+    if weight is None:
+        return m
+    while weight.ndim < m.ndim:
+        weight = K.expand_dims(weight, -1)
+    return weight * m
+
+
+class LossTerm:
+    """One output's loss: called on traced Values with the output's mask (Keras 3: a mean over the
+    unmasked entries), and, after a final Softmax or Sigmoid, computed from the logits."""
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    def __call__(self, y_true, y_pred, sample_weight, mask=None):
+        loss = self.loss
+        if mask is None:
+            return loss(y_true, y_pred, sample_weight=sample_weight)
+        if type(loss).__call__ is losses_mod.Loss.__call__:
+            return loss(y_true, y_pred, sample_weight=sample_weight, mask=mask)
+        return loss(y_true, y_pred, sample_weight=_mask_times(sample_weight, mask))
+
+    def on_logits(self, activation_op: str):
+        """The same loss computed from the logits of a final ``activation_op`` ('Softmax',
+        'Sigmoid'; numerically stable), or None when it has no such form."""
+        fused = losses_mod.fused_with_activation(self.loss, activation_op)
+        return None if fused is None else LossTerm(fused)
+
+
+class MetricTerm:
+    """A resolved metric's batch statistics; Keras 3 weighs mean metrics of functions (accuracy,
+    mae, ...) by the output's mask."""
+
+    def __init__(self, metric):
+        self.metric = metric
+        self.name = metric.name
+
+    def batch_stats(self, y_true, y_pred, sample_weight, mask=None):
+        if mask is not None and isinstance(self.metric, metrics_mod.MeanMetricWrapper):
+            sample_weight = _mask_times(sample_weight, mask)
+        return self.metric.batch_stats(y_true, y_pred, sample_weight)
