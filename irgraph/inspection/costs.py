@@ -13,7 +13,7 @@ onnx-tool where both count the same thing:
 - a pooling window costs one per element it visits; a reduction one per input element;
 - data movement (Reshape, Transpose, Concat, Gather (Embedding), Slice, Pad, Cast, ...) costs 0;
 - the recurrent operators cost, per time step, direction and sample, the products with W and R,
-  the two bias adds and their gate arithmetic (LSTM 9 per unit: 3 sigmoids, 2 tanh, 3 products,
+  one bias add per gate unit (two for GRU with ``linear_before_reset``) and their gate arithmetic (LSTM 9 per unit: 3 sigmoids, 2 tanh, 3 products,
   one sum; GRU 8; RNN 1).
 
 `macs` returns None when the operator is unknown or a needed dimension is not known: the caller
@@ -159,7 +159,9 @@ def _recurrent(op):
         gh = gates * hidden
         per_step = gh * width + gh * hidden + unit_ops * hidden
         if len(ins) > 3 and ins[3] is not None:
-            per_step += 2 * gh
+            # W's and R's biases sum ahead of time, except GRU's recurrent bias when it is applied
+            # inside the reset gate (linear_before_reset, Keras's reset_after=True)
+            per_step += 2 * gh if op == "GRU" and attrs.get("linear_before_reset") else gh
         return seq * batch * dirs * per_step
     return formula
 

@@ -77,6 +77,7 @@ def analyze(view: View, train_view: View | None = None, optimizer_slots: int | N
                                  key=lambda kv: (-kv[1], kv[0]))),
         "unknown_operators": sorted({op for r in layers for op in r["unknown_ops"]}),
         "notes": notes(view),
+        "unresolved_dims": {k: [[axis, sym] for axis, sym in v] for k, v in view.unresolved.items()},
     }
     if train_view is not None:
         report["memory"]["train_step"] = train_step_memory(train_view)

@@ -31,7 +31,7 @@ class Tensor:
     shape: tuple | None          # ints, or str for a symbolic dimension, None per unknown dimension
     dtype: str | None
     producer: str | None = None  # node name; None for graph inputs, initializers and weights
-    kind: str = "value"          # input | initializer | weight | value
+    kind: str = "value"          # input | initializer | weight | constant (not a parameter) | value
     const: bool = False
     trainable: bool | None = None
     value: object = None         # a callable returning the array (initializers, weights, constants)
@@ -130,6 +130,8 @@ def _is_source(view: View, tensor: Tensor) -> bool:
 def _counts_as_parameter(view: View, src: Tensor, name: str, readers: list) -> bool:
     if src.kind == "weight":
         return True
+    if src.kind == "constant":  # a literal of irgraph's lowering (zeros of a bias, an epsilon)
+        return False
     if src.dtype is None or not (src.dtype.startswith("float") or src.dtype.startswith("bfloat")
                                  or src.dtype in ("int8", "uint8")):
         return False
@@ -237,9 +239,12 @@ def from_onnx(model, batch: int | None = None, dims: dict | None = None) -> View
                               for d in tt.shape.dim)
         return Tensor(name, resolve(shape, dims), dtype, producer, kind, symbolic_shape=stated.get(name))
 
+    # irgraph names weights 'layer/weight' and the literals of its lowering 'const', 'const_7'
+    literal = re.compile(r"^const(_\d+)?$") if model.producer_name == "irgraph" else None
     for name, init in inits.items():
+        kind = "constant" if literal is not None and literal.match(name) else "initializer"
         tensors[name] = Tensor(name, tuple(init.dims), _onnx_dtype_name(init.data_type), None,
-                               "initializer", const=True,
+                               kind, const=True,
                                value=(lambda init=init: numpy_helper.to_array(init)))
     inputs = []
     for vi in real_inputs:
@@ -371,7 +376,7 @@ def from_ir(graph, batch: int | None = None, dims: dict | None = None, weights_c
             value = d["value"]
             name = unique("const")
             names[(nid, 0)] = name
-            tensors[name] = Tensor(name, tuple(value.shape), value.dtype.name, None, "initializer",
+            tensors[name] = Tensor(name, tuple(value.shape), value.dtype.name, None, "constant",
                                    const=True, value=(lambda value=value: value))
         elif kind in ("op", "call"):
             node_name = unique(_readable(nid))
