@@ -19,6 +19,7 @@ def analyze(view: View, train_view: View | None = None, optimizer_slots: int | N
         owner[name] = view.node(readers[0]).scope
     rows: dict = {}
     node_macs = {}
+    graph_outputs = set(view.outputs)
     for node in view.nodes:
         row = rows.get(node.scope)
         if row is None:
@@ -36,6 +37,8 @@ def analyze(view: View, train_view: View | None = None, optimizer_slots: int | N
             row["_macs"] += m
             row["_best"] = max(row["_best"], (m, -len(row["_nodes"]), node.op))
         for t in node.outputs:
+            if not view.tensors[t].consumers and t not in graph_outputs:
+                continue  # an output nobody reads (Dropout's mask) is not kept
             b = view.tensors[t].nbytes
             row["_act"] = None if (b is None or row["_act"] is None) else row["_act"] + b
     for name, readers in params.items():
@@ -184,6 +187,8 @@ def peak_memory(view: View, hold_inputs: bool = False) -> dict:
         if node.const:
             continue
         for t in node.outputs:
+            if t not in remaining and t not in keep:
+                continue  # an output nobody reads (Dropout's mask) is not kept
             b = view.tensors[t].nbytes
             unknown |= b is None
             live += b or 0
@@ -194,9 +199,6 @@ def peak_memory(view: View, hold_inputs: bool = False) -> dict:
                 remaining[t] -= 1
                 if remaining[t] == 0 and t not in keep:
                     live -= view.tensors[t].nbytes or 0
-        for t in node.outputs:  # an output nobody reads is freed at once
-            if t not in remaining and t not in keep:
-                live -= view.tensors[t].nbytes or 0
     return {"peak_bytes": None if unknown else const_bytes + peak, "constant_bytes": const_bytes,
             "input_bytes": input_bytes, "activation_peak_bytes": None if unknown else peak, "peak_at": at}
 
