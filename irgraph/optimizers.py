@@ -188,6 +188,21 @@ class Optimizer:
         """Every slot Variable created so far (the optimizer's state besides ``iterations``)."""
         return [s for _, slots in self._slot_variables.values() for s in slots]
 
+    def keras_variable_specs(self, trainable_weights) -> list[tuple[tuple, str]]:
+        """(shape, dtype) of each variable Keras 3 gives this optimizer once built for
+        ``trainable_weights`` (what ``summary``'s "Optimizer params" counts): the iteration counter,
+        the learning rate unless it is a schedule, the slots of each weight and any scalar state
+        (`_keras_scalar_state`)."""
+        specs = [((), "int32")]  # Keras's iteration counter (int32 on its torch backend)
+        if not callable(self._learning_rate):
+            specs.append(((), "float32"))
+        for var in {id(v): v for v in trainable_weights}.values():
+            specs.extend((tuple(var.shape), var.dtype) for _ in self.slot_names())
+        specs.extend(((), "float32") for _ in range(self._keras_scalar_state))
+        return specs
+
+    _keras_scalar_state = 0  # scalar variables Keras keeps besides iterations and learning rate
+
     # ------------------------------------------------------------------ traced math
     def clip_gradients(self, grads: list) -> list:
         """Keras 3 gradient clipping, traced: ``clipnorm`` rescales each gradient to an L2 norm of at
@@ -557,6 +572,8 @@ class Nadam(Optimizer):
         self.beta_1 = _num(beta_1, "beta_1", "Nadam")
         self.beta_2 = _num(beta_2, "beta_2", "Nadam")
         self.epsilon = _epsilon(epsilon, "Nadam")
+
+    _keras_scalar_state = 1  # Keras stores u_product; here it is computed from the step
 
     def slot_names(self):
         return ["momentum", "velocity"]

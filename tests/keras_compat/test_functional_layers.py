@@ -201,7 +201,8 @@ def test_operations_are_not_layers():
     assert model.get_layer(index=2).name == "head"
     lines = []
     model.summary(print_fn=lines.append)  # summary_utils.py: a Functional's rows are its operations
-    rows = [ln.split()[0] for ln in lines if ln.strip() and ln.split()[0] in {"a", "b", "head", op.name}]
+    cells = [ln.strip("│ ").split() for ln in "\n".join(lines).splitlines() if ln.startswith("│")]
+    rows = [c[0] for c in cells if c and c[0] in {"a", "b", "head", op.name}]
     assert rows == ["a", "b", op.name, "head"]
 
     ka = keras.Input(shape=(3,), name="a")
