@@ -7,6 +7,9 @@
   irgraph diff A B [--html OUT.html]    nodes added, removed and changed; initializers compared
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
   irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
+  irgraph deploy triton MODEL -o REPO [...]      a Triton model repository (irgraph deploy triton -h)
+  irgraph deploy kserve MODEL -o DIR [...]       a KServe InferenceService manifest and its repository
+  irgraph serve MODEL_OR_REPO [--http-port P]    Triton serving it over the Open Inference Protocol
 
 A factory is a module attribute that is a Model or a function returning one
 (e.g. ``examples.seed_models:seed000_mlp``).
@@ -153,10 +156,12 @@ def main(argv=None) -> int:
     p.add_argument("--train-step", dest="train_step", default=None,
                    help="also write the training-step ONNX file here (needs a compiled model)")
     p.set_defaults(fn=cmd_convert)
+    from .serve_cli import add_commands, handled_errors
+    add_commands(sub)  # deploy triton|kserve, serve
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, *handled_errors()) as err:
         raise SystemExit(f"irgraph: {err}") from None
     except BrokenPipeError:  # the reader went away (`irgraph inspect ... | head`): nothing to say
         sys.stderr.close()

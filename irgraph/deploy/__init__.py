@@ -1,0 +1,7 @@
+"""Deployment to inference servers: Triton model repositories (`triton`) and KServe
+InferenceService manifests (`kserve`)."""
+from .source import DeployError, load_source
+from .triton import TritonOptions, check_config, check_repository, parse_config, write_repository
+
+__all__ = ["DeployError", "TritonOptions", "check_config", "check_repository", "load_source",
+           "parse_config", "write_repository"]
