@@ -149,21 +149,49 @@ def _unique_names(metrics: list, weighted: list) -> list:
     return [named(m, claim(f"weighted_{m.name}") if m.name in seen else claim(m.name)) for m in weighted]
 
 
+class NotCompiledError(ValueError, RuntimeError):
+    """Training or evaluating before `compile`: Keras's ValueError (irgraph raised RuntimeError)."""
+
+
+def not_compiled(model_name: str) -> NotCompiledError:
+    return NotCompiledError(f"You must call `compile()` before using the model. Model '{model_name}' must be "
+                            "compiled before training or evaluation: call "
+                            "model.compile(optimizer, loss, metrics=...) first")
+
+
 class CompileConfig:
     def __init__(self, model, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                  weighted_metrics=None):
         self.output_names = list(model.output_names)
         names = self.output_names
-        self.optimizer = optimizers.get(optimizer)
+        # optimizer=None (Keras accepts it): the model evaluates and predicts, `fit` refuses; the
+        # step graphs are built with a stand-in SGD whose update never runs
+        self.optimizer_given = optimizer is not None
+        self.optimizer = optimizers.get(optimizer) if optimizer is not None else optimizers.SGD()
         self.loss_ids = _losses_per_output(loss, names)
         self.losses = [None if ident is None else losses_mod.get(ident) for ident in self.loss_ids]
         weights = _loss_weights_per_output(loss_weights, names)
         self.loss_weights = [1.0 if w is None else _loss_weight(w, n) for w, n in zip(weights, names)]
         self.metric_ids = _metric_lists(metrics, names, "metrics")
         self.weighted_metric_ids = _metric_lists(weighted_metrics, names, "weighted_metrics")
-        if all(loss is None for loss in self.losses):
-            raise ValueError("compile() needs a loss for at least one output (e.g. loss='mse'); "
-                             f"the model's outputs are {names}")
+        # no loss at all is accepted as Keras accepts it; fit and evaluate refuse (`require_loss`)
+        self.has_loss = any(loss is not None for loss in self.losses)
+
+    def require_loss(self, model_name: str) -> None:
+        """Keras's error for fit/evaluate/train_on_batch/test_on_batch after compile without a loss."""
+        if not self.has_loss:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`. Model "
+                             f"'{model_name}' was compiled without a loss for any of its outputs "
+                             f"{self.output_names}: it can predict, but training and evaluation need one, "
+                             "e.g. compile(optimizer, loss='mse')")
+
+    def require_optimizer(self, model_name: str) -> None:
+        """Keras's error (its type and words) for training a model compiled with optimizer=None."""
+        if not self.optimizer_given:
+            raise AttributeError("'NoneType' object has no attribute 'apply': model "
+                                 f"'{model_name}' was compiled with optimizer=None, so it can evaluate and "
+                                 "predict but not train; compile it with an optimizer (e.g. "
+                                 "compile(optimizer='adam', loss=...)) before fit or train_on_batch")
 
     def resolve_metrics(self, label_shapes: dict, pred_shapes: dict):
         """Metric objects per output (Keras resolves 'accuracy' from the loss and the shapes), named

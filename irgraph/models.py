@@ -524,7 +524,7 @@ class Model(Layer):
             raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")
         if self._awaiting_build():  # the outputs are known once the model is built
             from .optimizers import get as get_optimizer
-            self._pending_compile = dict(optimizer=get_optimizer(optimizer), loss=loss, metrics=metrics,
+            self._pending_compile = dict(optimizer=None if optimizer is None else get_optimizer(optimizer), loss=loss, metrics=metrics,
                                          loss_weights=loss_weights, weighted_metrics=weighted_metrics,
                                          device=device)
             return
@@ -539,19 +539,25 @@ class Model(Layer):
         if self.compiled is None:
             pending = self.__dict__.get("_pending_compile")
             return None if pending is None else pending["optimizer"]
-        return self.compiled.optimizer
+        return self.compiled.optimizer if self.compiled.optimizer_given else None
 
     def _get_trainer(self):
+        from .compile_config import not_compiled
         if self.compiled is None:
-            raise RuntimeError(f"model '{self.name}' must be compiled before training or evaluation: "
-                               "call model.compile(optimizer, loss, metrics=...) first")
+            raise not_compiled(self.name)
+        self.compiled.require_loss(self.name)
         if getattr(self, "_trainer", None) is None:
             from .training.trainer import Trainer
             self._trainer = Trainer(self, self.compiled, self._compile_device)
         return self._trainer
 
+    def _require_optimizer(self):
+        if self.compiled is not None:
+            self.compiled.require_optimizer(self.name)
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
         x = self._build_for_batches(x)
+        self._require_optimizer()
         from .training import trainer
         return trainer.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                            callbacks=callbacks, **kwargs)
@@ -564,6 +570,7 @@ class Model(Layer):
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._build_for_data(x)
+        self._require_optimizer()
         from .training import trainer
         return trainer.train_on_batch(self, x, y, sample_weight, class_weight, return_dict)
 
