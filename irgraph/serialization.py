@@ -14,10 +14,13 @@ in ``custom_objects``, and so does a custom layer class.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import inspect
 import json
+import marshal
 import threading
+import types
 
 import numpy as np
 
@@ -248,11 +251,13 @@ def layer_config(layer) -> dict:
     elif isinstance(layer, Bidirectional):
         cfg["layer"] = layer_spec(layer.forward_layer)
         cfg["backward_layer"] = layer_spec(layer.backward_layer)
-    elif isinstance(layer, Lambda):
-        cfg["function"] = getattr(layer.function, "__name__", None) or type(layer.function).__name__
+    elif isinstance(layer, Lambda):  # irgraph's files hold function names, never code
+        cfg["function"] = _function_name(layer.function)
         cfg["arguments"] = encode_value(layer.arguments, f"{where}: arguments")
-        if layer.mask is not None:
-            cfg["mask"] = _lambda_mask_spec(layer.mask, where)
+        if callable(layer._output_shape):
+            cfg["output_shape"] = _named_function(layer._output_shape)
+        if callable(layer.mask):
+            cfg["mask"] = _named_function(layer.mask)
     return _plain(cfg, f"config of {where}")
 
 
@@ -539,10 +544,7 @@ def _deserialize_layer(spec: dict, custom_objects=None):
             return cls(deserialize_layer(fw, custom_objects),
                        backward_layer=None if bw is None else deserialize_layer(bw, custom_objects), **cfg)
         if issubclass(cls, Lambda):
-            cfg["function"] = _lambda_function(cfg.get("function"), name, custom_objects)
-            cfg["arguments"] = decode_value(cfg.get("arguments") or {})
-            cfg["mask"] = _lambda_mask(cfg.get("mask"), name, custom_objects)
-            return cls(**cfg)
+            return cls.from_config(cfg, custom_objects=custom_objects)
         return cls.from_config(_with_custom_functions(cfg, custom_objects))
     except (TypeError, KeyError, IndexError, AttributeError) as err:
         raise ValueError(f"cannot rebuild layer '{name}' ({class_name}) from its config: "
@@ -598,52 +600,125 @@ def _renamed(spec, prefix):
     return spec
 
 
-def _lambda_mask_spec(mask, where) -> dict:
-    """A Lambda's ``mask`` as data: its function's name (given back by custom_objects on loading),
-    or the mask's values."""
+# ================================================================================== Lambda
+# A Lambda's function (and a mask or output_shape function) is written by name -- Keras 3's
+# ``{'class_name': 'function', 'config': name}`` -- or, for a ``lambda``, as Keras 3's
+# ``__lambda__`` record of its code so that Keras can load it (``safe_mode=False``). Reading never
+# runs stored code: every function comes from ``custom_objects``, by its name or the layer's.
+def _function_name(fn) -> str:
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def _named_function(fn) -> dict:
+    return {"module": "builtins", "class_name": "function", "config": _function_name(fn),
+            "registered_name": "function"}
+
+
+def function_config(fn) -> dict:
+    name = _function_name(fn)
+    if name == "<lambda>" and isinstance(fn, types.FunctionType):
+        closure = [c.cell_contents for c in fn.__closure__] if fn.__closure__ else None
+        defaults = list(fn.__defaults__) if fn.__defaults__ else None
+        if _is_json_plain(closure) and _is_json_plain(defaults):
+            code = codecs.encode(marshal.dumps(fn.__code__), "base64").decode("ascii")
+            return {"class_name": "__lambda__", "config": {"code": code, "defaults": defaults, "closure": closure}}
+    return _named_function(fn)
+
+
+def _is_json_plain(v) -> bool:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(map(_is_json_plain, v))
+    return isinstance(v, dict) and all(isinstance(k, str) and _is_json_plain(x) for k, x in v.items())
+
+
+def lambda_mask_config(mask, where):
+    """A Lambda's ``mask`` in Keras 3's forms: a function record, or ``__numpy__`` values."""
     from .tensor import KerasTensor
     if isinstance(mask, KerasTensor):
         raise ValueError(f"{where}: its mask is another layer's tensor, which a saved config cannot hold; "
                          "compute it in a mask function instead: Lambda(..., mask=lambda inputs, mask: ...)")
     if callable(mask):
-        return {"function": getattr(mask, "__name__", None) or type(mask).__name__}
-    return {"value": np.asarray(mask).tolist()}
+        return function_config(mask)
+    a = np.asarray(mask)
+    return {"class_name": "__numpy__", "config": {"value": a.tolist(), "dtype": a.dtype.name}}
 
 
-def _lambda_mask(spec, layer_name, custom_objects):
-    """The ``mask`` of a Lambda from its saved form (see `_lambda_mask_spec`)."""
-    if spec is None:
-        return None
-    if isinstance(spec, dict) and isinstance(spec.get("function"), str):
-        fn = (custom_objects or {}).get(spec["function"])
-        if not callable(fn):
-            raise ValueError(f"Lambda layer '{layer_name}' computes its mask with the function "
-                             f"{spec['function']!r}, which is not in custom_objects: pass it when loading: "
-                             f"custom_objects={{{spec['function']!r}: {_py(spec['function'])}}}")
-        return fn
-    if isinstance(spec, dict) and isinstance(spec.get("value"), list):
-        return np.asarray(spec["value"], dtype=bool)
-    raise ValueError(f"Lambda layer '{layer_name}': its saved mask {spec!r:.80} is neither a function name "
-                     "nor a list of booleans")
+def _stored_function_name(spec):
+    """``(name, is_stored_code)`` of a stored function: a name, Keras 3's function record, a
+    ``__lambda__`` code record (never decoded) or irgraph's older ``{'function': name}``."""
+    if isinstance(spec, str):
+        return spec, False
+    if isinstance(spec, dict):
+        if spec.get("class_name") == "function" and isinstance(spec.get("config"), str):
+            return spec["config"], False
+        if spec.get("class_name") == "__lambda__" or spec.get("stored_code"):
+            return None, True
+        if isinstance(spec.get("function"), str):
+            return spec["function"], False
+    return None, False
 
 
-def _lambda_function(fn_name, layer_name, custom_objects):
+_CODE_REFUSED = ("which irgraph never runs: running code stored in a config carries a risk of arbitrary "
+                 "code execution (irgraph refuses it even with safe_mode=False)")
+
+
+def _custom_function(spec, what, layer_name, custom_objects, key_suffix=""):
+    """The function a stored Lambda entry names, from ``custom_objects``; a ValueError naming the
+    layer and the key to pass when it is not there."""
     custom_objects = custom_objects or {}
-    if not isinstance(fn_name, str):  # Keras 3's stored code of a lambda: never run (safe_mode)
-        fn = custom_objects.get(layer_name) if isinstance(layer_name, str) else None
-        if callable(fn):
-            return fn
-        raise ValueError(f"Lambda layer '{layer_name}' holds the stored Python code of an anonymous "
-                         f"function, which irgraph never runs (safe_mode: loading a config never "
-                         f"executes code from it); pass the function when loading, keyed by the layer "
-                         f"name: custom_objects={{{layer_name!r}: fn}}")
-    for key in (fn_name, layer_name):
-        if key in custom_objects and callable(custom_objects[key]):
+    name, stored_code = _stored_function_name(spec)
+    keys = ([name] if name else []) + ([f"{layer_name}{key_suffix}"] if isinstance(layer_name, str) else [])
+    for key in keys:
+        if callable(custom_objects.get(key)):
             return custom_objects[key]
-    raise ValueError(f"Lambda layer '{layer_name}' calls the function {fn_name!r}, which is not in "
-                     f"custom_objects: irgraph never loads code from a file, so pass the function "
-                     f"when loading: custom_objects={{{fn_name!r}: {_py(fn_name)}}}"
-                     f" (or keyed by the layer name {layer_name!r})")
+    if stored_code:
+        raise ValueError(f"Lambda layer '{layer_name}' holds the stored Python code of an anonymous {what}, "
+                         f"{_CODE_REFUSED}; pass the function when loading, keyed by the layer name: "
+                         f"custom_objects={{{layer_name + key_suffix!r}: fn}}")
+    if name is None:
+        raise ValueError(f"Lambda layer '{layer_name}': its stored {what} {spec!r:.80} is not a function name")
+    raise ValueError(f"Lambda layer '{layer_name}' calls the {what} {name!r}, which is not in custom_objects: "
+                     f"irgraph never loads code from a file, so pass the function when loading: "
+                     f"custom_objects={{{name!r}: {_py(name)}}} (or keyed by the layer name {layer_name!r})")
+
+
+def _stored_shape(v):
+    if isinstance(v, list) and all(x is None or _is_int(x) for x in v):
+        return tuple(v)
+    if isinstance(v, list) and v and all(isinstance(x, (list, tuple)) for x in v):
+        return [tuple(x) for x in v]
+    return v
+
+
+def lambda_kwargs(config, custom_objects=None, safe_mode=None) -> dict:
+    """The constructor arguments of a Lambda from its config (Keras 3's forms, irgraph's older
+    ones, Keras 2's names). ``safe_mode`` changes nothing: stored code is never run."""
+    cfg = dict(config)
+    name = cfg.get("name")
+    if isinstance(cfg.get("dtype"), dict):  # Keras 3's DTypePolicy record
+        cfg["dtype"] = _keras3_value(cfg["dtype"])
+    cfg["function"] = _custom_function(cfg.get("function"), "function", name, custom_objects)
+    shape = cfg.get("output_shape")
+    if isinstance(shape, (str, dict)):  # a function: used when given, else the traced shape answers
+        try:
+            cfg["output_shape"] = _custom_function(shape, "output_shape function", name, custom_objects,
+                                                   ".output_shape")
+        except ValueError:
+            cfg["output_shape"] = None
+    elif shape is not None:
+        cfg["output_shape"] = _stored_shape(shape)
+    mask = cfg.get("mask")
+    if isinstance(mask, dict) and mask.get("class_name") == "__numpy__":
+        inner = mask.get("config") or {}
+        cfg["mask"] = np.asarray(inner.get("value"), dtype=_safe_dtype(inner.get("dtype", "bool")))
+    elif isinstance(mask, dict) and isinstance(mask.get("value"), list):  # irgraph's older form
+        cfg["mask"] = np.asarray(mask["value"], dtype=bool)
+    elif mask is not None:
+        cfg["mask"] = _custom_function(mask, "mask function", name, custom_objects, ".mask")
+    cfg["arguments"] = decode_value(cfg.get("arguments") or {})
+    return cfg
 
 
 def model_from_config(cls, config, custom_objects=None):

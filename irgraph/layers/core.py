@@ -232,11 +232,16 @@ class RepeatVector(Layer):
 
 class Lambda(Layer):
     """Wraps a function of backend ops as a layer. Output shapes come from tracing the function;
-    ``output_shape`` is accepted for compatibility and not used (the traced shape is exact, while
-    Keras 1 code often passes a loose one). ``mask``, as in Keras: None (the layer drops masks), a
-    function ``mask(inputs, previous_mask)`` of backend ops, or a mask (a functional tensor or an
-    array) that becomes the output mask whatever the input. A function that takes ``mask`` gets
-    the input's mask."""
+    ``output_shape`` (Keras's forms: a shape without the batch axis, a list of them, or a function
+    of the input shape) answers `compute_output_shape` and is kept in the config, while the graph
+    uses the traced shape (exact, where Keras 1 code often passes a loose one). ``mask``, as in
+    Keras: None (the layer drops masks), a function ``mask(inputs, previous_mask)`` of backend ops,
+    or a mask (a functional tensor or an array) that becomes the output mask whatever the input. A
+    function that takes ``mask`` gets the input's mask; ``arguments`` are extra keyword arguments.
+
+    ``get_config`` writes Keras 3's forms (a named function by name; a ``lambda`` as Keras's
+    ``__lambda__`` code record, so that Keras can load it with ``safe_mode=False``); `from_config`
+    never runs stored code: functions come from ``custom_objects``."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
@@ -261,6 +266,22 @@ class Lambda(Layer):
             kwargs["training"] = training
         return self.function(inputs, **kwargs)
 
+    def compute_output_shape(self, input_shape):
+        """Keras's rule: traced when ``output_shape`` is None; ``output_shape(input_shape)`` when it
+        is a function; else ``output_shape`` (one shape or a list of them) after the batch axis."""
+        if self._output_shape is None:
+            return super().compute_output_shape(input_shape)
+        if callable(self._output_shape):
+            return self._output_shape(input_shape)
+        first = input_shape
+        while isinstance(first, (list, tuple)) and first and isinstance(first[0], (list, tuple)):
+            first = first[0]
+        batch = first[0] if first else None
+        shape = self._output_shape
+        if shape and all(isinstance(s, (list, tuple)) for s in shape):
+            return [(batch,) + tuple(s) for s in shape]
+        return (batch,) + tuple(shape)
+
     def compute_mask(self, inputs, mask=None):
         from ..tensor import KerasTensor
         if callable(self.mask):
@@ -274,8 +295,23 @@ class Lambda(Layer):
         return [self.mask]
 
     def get_config(self):
-        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
-                "arguments": self.arguments}
+        from ..serialization import function_config, lambda_mask_config
+        cfg = {**super().get_config(), "function": function_config(self.function)}
+        if self._output_shape is not None:
+            cfg["output_shape"] = (function_config(self._output_shape) if callable(self._output_shape)
+                                   else self._output_shape)
+        if self.mask is not None:
+            cfg["mask"] = lambda_mask_config(self.mask, f"Lambda layer '{self.name}'")
+        cfg["arguments"] = self.arguments
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        """A Lambda from its config; its function (and a mask or output_shape function) comes from
+        ``custom_objects``, by the function's name or the layer's. Stored code is never run, with
+        or without ``safe_mode``."""
+        from ..serialization import lambda_kwargs
+        return cls(**lambda_kwargs(config, custom_objects, safe_mode))
 
 
 def _parameters(fn) -> set:
