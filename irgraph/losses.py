@@ -558,7 +558,8 @@ def get(identifier):
             return LossFunctionWrapper(_FUNCTIONS[identifier], name=_FUNCTIONS[identifier].__name__)
         if identifier in _CLASSES and identifier != "LossFunctionWrapper":
             return _CLASSES[identifier]()
-        raise ValueError(f"unknown loss {identifier!r}; known: {', '.join(known_names())}")
+        raise ValueError(f"Could not interpret loss identifier: {identifier} (unknown loss {identifier!r}; "
+                         f"known: {', '.join(known_names())})")
     if isinstance(identifier, dict):
         cls_name = identifier.get("class_name")
         cfg = identifier.get("config", {})
@@ -566,12 +567,12 @@ def get(identifier):
             return get(cfg)
         if cls_name in _CLASSES:
             return _CLASSES[cls_name].from_config(cfg)
-        raise ValueError(f"unknown loss class {cls_name!r} in config {identifier!r}; known: "
-                         f"{', '.join(sorted(_CLASSES))}")
+        raise ValueError(f"Could not interpret loss identifier: {identifier} (unknown loss class {cls_name!r}; known: "
+                         f"{', '.join(sorted(_CLASSES))})")
     if callable(identifier):
         return LossFunctionWrapper(identifier, name=getattr(identifier, "__name__", None) or "loss")
-    raise TypeError(f"cannot interpret {identifier!r} as a loss: give a name, a Loss, a function "
-                    f"(y_true, y_pred) -> per-sample loss, or a config dict")
+    raise TypeError(f"Could not interpret loss identifier: {identifier!r} (cannot interpret {identifier!r} as a "
+                    "loss: give a name, a Loss, a function (y_true, y_pred) -> per-sample loss, or a config dict)")
 
 
 def serialize(loss) -> dict:

@@ -711,21 +711,22 @@ def get(identifier, loss=None, y_true_shape=None, y_pred_shape=None):
             return m
         if identifier in losses_module._FUNCTIONS:
             return MeanMetricWrapper(losses_module._FUNCTIONS[identifier], name=identifier)
-        raise ValueError(f"unknown metric {identifier!r}; known: {', '.join(known_names())}")
+        raise ValueError(f"Could not interpret metric identifier: {identifier} (unknown metric {identifier!r}; "
+                         f"known: {', '.join(known_names())})")
     if isinstance(identifier, dict):
         cls_name, cfg = identifier.get("class_name"), identifier.get("config", {})
         if cls_name == "function" and isinstance(cfg, str):
             return get(cfg, loss, y_true_shape, y_pred_shape)
         if cls_name in _CLASSES:
             return _CLASSES[cls_name].from_config(dict(cfg))
-        raise ValueError(f"unknown metric class {cls_name!r} in config {identifier!r}; known: "
-                         f"{', '.join(sorted(_CLASSES))}")
+        raise ValueError(f"Could not interpret metric identifier: {identifier} (unknown metric class {cls_name!r}; known: "
+                         f"{', '.join(sorted(_CLASSES))})")
     if isinstance(identifier, losses_module.Loss):
         return MeanMetricWrapper(identifier.call, name=identifier.name)
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None) or "metric")
-    raise TypeError(f"cannot interpret {identifier!r} as a metric: give a name, a Metric, or a "
-                    f"function (y_true, y_pred) -> per-sample values")
+    raise TypeError(f"Could not interpret metric identifier: {identifier!r} (cannot interpret {identifier!r} as a "
+                    "metric: give a name, a Metric, or a function (y_true, y_pred) -> per-sample values)")
 
 
 def serialize(metric) -> dict:

@@ -609,7 +609,8 @@ def _lookup(name: str):
     key = name.lower().replace("_", "")
     if key not in _CLASSES:
         known = ", ".join(sorted(_CLASSES))
-        raise ValueError(f"unknown optimizer {name!r}; known: {known} (or their Keras class names)")
+        raise ValueError(f"Could not interpret optimizer identifier: {name} (unknown optimizer {name!r}; "
+                         f"known: {known}, or their Keras class names)")
     return _CLASSES[key]
 
 
