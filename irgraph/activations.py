@@ -42,6 +42,12 @@ def hard_silu(x):
     return x * K.hard_sigmoid(x)
 
 
+def hard_sigmoid_keras2(x):
+    """Keras 1 and 2's hard sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's is relu6(x + 3) / 6): what
+    'hard_sigmoid' means in a file written by Keras 1 or 2 (LSTM's default recurrent activation)."""
+    return K.clip(x * 0.2 + 0.5, 0.0, 1.0)
+
+
 def mish(x):
     return x * K.tanh(K.softplus(x))
 
@@ -56,6 +62,7 @@ _BY_NAME = {
     "hard_sigmoid": hard_sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
     "softplus": softplus, "softsign": softsign, "exponential": exponential,
     "hard_silu": hard_silu, "hard_swish": hard_swish, "mish": mish,
+    "hard_sigmoid_keras2": hard_sigmoid_keras2,
 }
 
 

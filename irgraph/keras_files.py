@@ -154,7 +154,7 @@ def missing_classes(config, custom_objects=None) -> list[str]:
     ``custom_objects`` provides, each once, in the order met; nested models and wrapped layers
     included."""
     from .serialization import _registry
-    known = set(_registry()) | set(custom_objects or {})
+    known = set(_registry())
     missing: list[str] = []
     stack = [config]
     while stack:
@@ -166,9 +166,11 @@ def missing_classes(config, custom_objects=None) -> list[str]:
             if isinstance(cname, str) and isinstance(cfg, dict) and _is_layer_spec(node):
                 module = node.get("module")
                 foreign = isinstance(module, str) and module.split(".")[0] not in ("keras", "irgraph")
-                if (foreign and cname not in (custom_objects or {})) or cname not in known:
-                    if cname not in missing:
-                        missing.append(cname)
+                plain = cname.rsplit(">", 1)[-1]  # Keras's registered name 'package>Class'
+                given = cname in (custom_objects or {}) or plain in (custom_objects or {})
+                custom = foreign or ">" in cname  # a class of the user's: only custom_objects gives it
+                if not given and (custom or cname not in known) and plain not in missing:
+                    missing.append(plain)
                 stack.extend(reversed([cfg.get("layers"), cfg.get("layer"), cfg.get("backward_layer")]))
             elif isinstance(node.get("layers"), list):
                 stack.append(node["layers"])
@@ -190,6 +192,74 @@ def check_classes(config, custom_objects, source: str) -> None:
         raise ModelFileError(f"{source}: the model uses {len(missing)} layer class(es) irgraph does not "
                              f"have: {', '.join(missing)}. Pass them when loading: "
                              f"custom_objects={{{given}}}")
+
+
+# ================================================================================ Keras 2 configs
+def is_keras2_node(node) -> bool:
+    """A Keras 1/2 inbound node: a list of ``[layer, node_index, tensor_index(, kwargs)]``."""
+    return isinstance(node, list) and all(isinstance(r, list) and len(r) in (3, 4) and isinstance(r[0], str)
+                                          for r in node)
+
+
+def _keras1_merge(cfg: dict) -> dict:
+    """Keras 1's Merge config: a built-in mode is kept; a mode, output shape or mask that was a
+    Python function (``*_type`` 'function' or 'lambda', stored as code) is refused, never run."""
+    cfg = dict(cfg)
+    for key in ("mode", "output_shape", "output_mask"):
+        kind = cfg.pop(f"{key}_type", "raw")
+        if kind != "raw" and cfg.get(key) is not None:
+            raise ModelFileError(f"Merge layer '{cfg.get('name')}': its {key} is stored Python code "
+                                 f"({kind}), which irgraph never runs; rebuild this layer in code")
+    if cfg.get("output_mask") is None:
+        cfg.pop("output_mask", None)
+    if not cfg.get("arguments"):
+        cfg.pop("arguments", None)
+    return cfg
+
+
+_ACTIVATION_KEYS = ("activation", "recurrent_activation", "inner_activation")
+
+
+def keras2_to_irgraph(config):
+    """A Keras 1/2 model config (``{'class_name', 'config'}`` or a layer list) with its inbound nodes
+    in irgraph's form (tensor references plus a call template), and Keras 2's meaning of
+    'hard_sigmoid' kept; nested models too. Other forms pass through unchanged."""
+    from .serialization import _Slot, encode_value
+    if isinstance(config, list):
+        return [keras2_to_irgraph(x) for x in config]
+    if not isinstance(config, dict):
+        return config
+    out = {k: ("hard_sigmoid_keras2" if k in _ACTIVATION_KEYS and v == "hard_sigmoid" else v)
+           for k, v in config.items()}
+    if out.get("class_name") == "InputLayer" and isinstance(out.get("config"), dict) \
+            and "input_dtype" in out["config"]:  # Keras 1's name of the dtype
+        cfg = dict(out["config"])
+        cfg.setdefault("dtype", cfg.pop("input_dtype"))
+        cfg.pop("input_dtype", None)
+        out["config"] = cfg
+    if out.get("class_name") == "Merge" and isinstance(out.get("config"), dict):
+        out["config"] = _keras1_merge(out["config"])
+    if isinstance(out.get("config"), (dict, list)):
+        out["config"] = keras2_to_irgraph(out["config"])
+    for key in ("layer", "backward_layer"):
+        if isinstance(out.get(key), dict):
+            out[key] = keras2_to_irgraph(out[key])
+    if isinstance(out.get("layers"), list):
+        out["layers"] = [keras2_to_irgraph(x) for x in out["layers"]]
+    nodes = out.get("inbound_nodes")
+    if isinstance(nodes, list) and nodes and all(is_keras2_node(n) for n in nodes):
+        converted = []
+        for node in nodes:
+            kwargs = {}
+            for ref in node:
+                if len(ref) == 4 and isinstance(ref[3], dict):
+                    kwargs.update(ref[3])
+            inputs = _Slot(0) if len(node) == 1 else [_Slot(i) for i in range(len(node))]
+            converted.append({"input_tensors": [list(r[:3]) for r in node],
+                              "template": encode_value((inputs, (), kwargs), f"a call of layer "
+                                                       f"'{out.get('name')}'")})
+        out["inbound_nodes"] = converted
+    return out
 
 
 # ================================================================================ Keras 3 weights
@@ -363,6 +433,9 @@ def set_keras3_optimizer_state(model, h5file, source: str) -> bool:
                       "not know its Keras 3 layout); training continues from fresh optimizer slots")
         return False
     expected = 2 + extra + sum(len(g) for g in layout(opt)) * len(weights)
+    if len(datasets) == 2 + extra:  # compiled but never trained: Keras built no slots yet
+        opt.iterations = int(np.asarray(datasets[0][()]))
+        return True
     if len(datasets) != expected:
         warnings.warn(f"{source}: the file holds {len(datasets)} optimizer variables, {type(opt).__name__} "
                       f"over this model's {len(weights)} trainable weights needs {expected}; the optimizer "
@@ -477,7 +550,10 @@ def load_keras_h5(path, custom_objects=None, compile: bool = True):  # noqa: A00
         training = (_json(_attr_bytes(f.attrs["training_config"]), "training_config", source)
                     if "training_config" in f.attrs else None)
         has_weights = "model_weights" in f and bool(read_attribute_list(f["model_weights"], "layer_names"))
+        version = _attr_bytes(f.attrs.get("keras_version", b"")).decode("utf8", "replace")
     check_classes(config, custom_objects, source)
+    if not version.startswith("3"):  # written by Keras 1 or 2 (or tf.keras)
+        config = keras2_to_irgraph(config)
     model = _build(lambda: model_from_json(json.dumps(config), custom_objects=custom_objects), source)
     if has_weights:
         load_hdf5_weights(model, path)

@@ -26,6 +26,7 @@ RNN_ACTIVATIONS = {
     "tanh": ("Tanh", None, None),
     "sigmoid": ("Sigmoid", None, None),
     "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),  # Keras 3: relu6(x + 3) / 6
+    "hard_sigmoid_keras2": ("HardSigmoid", 0.2, 0.5),  # Keras 1/2: clip(0.2 x + 0.5, 0, 1)
     "relu": ("Relu", None, None),
     "linear": ("Affine", 1.0, 0.0),
     "softsign": ("Softsign", None, None),
