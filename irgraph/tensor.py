@@ -1,81 +1,17 @@
-"""Functional-API tensors: `KerasTensor` and `Input`.
+"""The functional-API tensor names users import: `Input` and `KerasTensor`.
 
-A KerasTensor holds no data: a shape (None for unknown dims), a dtype, a name, and its history
-``(layer, node_index, tensor_index)``, which links it to the call that produced it. ``_keras_mask``
-is its Keras mask: None, or a boolean KerasTensor made by the same call (see `layers.base.MaskPlan`).
-
-`lift` turns a backend function applied to KerasTensors into a call of the functional graph (an op
-layer, as Keras 3 records an operation). The backend calls it and the layers install the handler
-(`use_op_lifter`, done by `irgraph.layers.core`), so the backend does not import the layers.
+`KerasTensor` is defined in `irgraph.keras_tensor`, below the layers (the backend functions use it);
+`Input` builds an `InputLayer` and so belongs with the layers.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .operators import TensorOperators
+from .keras_tensor import KerasTensor  # noqa: F401
 
 
-class KerasTensor(TensorOperators):
-
-    def __init__(self, shape, dtype: str = "float32", name: str | None = None, history=None):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype).name
-        self.name = name
-        self._keras_history = history
-        self._keras_mask = None
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def node(self):
-        layer, node_index, _ = self._keras_history
-        return layer._inbound_nodes[node_index]
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def __len__(self):
-        if self.shape and self.shape[0] is not None:
-            return self.shape[0]
-        raise TypeError("len() of a symbolic tensor with unknown first dimension")
-
-    def __bool__(self):
-        raise TypeError("a symbolic tensor has no truth value; build the condition with backend ops")
-
-
-_lifter = [None]  # (fn, fn_name, args, kwargs) -> KerasTensor(s): installed by irgraph.layers.core
-
-
-def use_op_lifter(handler) -> None:
-    """Install the handler that records a backend function applied to KerasTensors as a layer call."""
-    _lifter[0] = handler
-
-
-def lift(fn, fn_name: str, args: tuple, kwargs: dict):
-    """``fn(*args, **kwargs)`` with KerasTensors among the arguments, as a call of the functional graph."""
-    handler = _lifter[0]
-    if handler is None:
-        raise RuntimeError(f"{fn_name} was applied to a functional tensor before irgraph.layers was "
-                           "imported; import irgraph (or irgraph.layers) first")
-    return handler(fn, fn_name, args, kwargs)
-
-
-def Input(shape=None, batch_size=None, name=None, dtype=None, sparse=None, tensor=None,
-          batch_shape=None, batch_input_shape=None, **kwargs):
-    """A symbolic model input. ``shape`` excludes the batch axis; ``batch_shape`` includes it.
-
-    ``tensor=``: a model input standing for an existing tensor (a ``K.placeholder``, a
-    ``K.variable``, an expression of them or any functional tensor), as Keras 2's
-    ``Input(tensor=...)``: the shape and dtype are the tensor's (``shape`` is then ignored, as in
-    Keras 2), a model built from this input starts there, and a `K.function` reaching it computes
-    it from the tensor."""
-    from .layers.input_layer import InputLayer
-    if sparse:
-        raise ValueError("sparse inputs are not supported by irgraph")
-    if tensor is not None:
-        return InputLayer(input_tensor=tensor, name=name, dtype=dtype).output
-    layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype,
-                       batch_shape=batch_shape or batch_input_shape, **kwargs)
-    return layer.output
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None, name=None,
+          tensor=None, optional=False, **kwargs):
+    """A symbolic model input: the output of a new `InputLayer` (`irgraph.layers.input_layer.Input`
+    has the arguments: Keras 3's, with Keras 1/2's ``batch_input_shape`` and ``Input(tensor=...)``)."""
+    from .layers.input_layer import Input as make_input
+    return make_input(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                      batch_shape=batch_shape, name=name, tensor=tensor, optional=optional, **kwargs)

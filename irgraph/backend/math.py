@@ -14,7 +14,7 @@ import numpy as np
 from ..ops.base import FLOAT_DTYPES
 from ..ops.trace import Value, apply, constant, to_value
 from ..operators import use_backend
-from ..tensor import KerasTensor, lift
+from ..keras_tensor import KerasTensor, lift
 from ..variables import Variable
 from . import config
 
@@ -37,7 +37,7 @@ def _has_keras_tensor(obj) -> bool:
 
 def symbolic(fn):
     """Decorator: on KerasTensor arguments, wrap the call into an op layer of the functional graph
-    (`irgraph.tensor.lift`, which the layers install: the backend does not import them)."""
+    (`irgraph.keras_tensor.lift`, which the layers install: the backend does not import them)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

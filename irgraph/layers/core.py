@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 from .. import activations, initializers
-from .. import tensor
+from .. import keras_tensor
 from .. import backend as K
 from ..backend import config
 from ._args import positive_int
@@ -372,7 +372,7 @@ def lift_op(fn, fn_name, args, kwargs):
     return layer(leaves)
 
 
-tensor.use_op_lifter(lift_op)  # backend functions applied to functional tensors record an OpLayer
+keras_tensor.use_op_lifter(lift_op)  # backend functions applied to functional tensors record an OpLayer
 
 
 dense = Dense  # spelling used by some tutorials (seed 004)
