@@ -12,30 +12,25 @@ import itertools
 
 import numpy as np
 
+from . import tree
 from .ir import Graph
-from .layers.base import Layer, Node, _is_tensor, flatten, rebuild
+from .layers.base import Layer, Node, _is_tensor, flatten
 from .layers.input_layer import InputLayer
+from .model_io import InputSlot, Signature, check_shape
 from .ops.base import Spec
 from .tensor import Input, KerasTensor
 
 
-def _as_list(x):
-    if isinstance(x, dict):
-        return list(x.values())
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
-
-
-def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
+def _calls_in_order(outputs, input_ids, known=(), output_paths=None) -> list[Node]:
     """The calls (Nodes) that compute ``outputs`` from the tensors whose ids are ``input_ids``, each
     once, every call after the calls producing its inputs (depth-first post-order, inputs visited in
     argument order). An explicit stack, so a chain of any length builds at the default recursion
     limit; linear in calls plus tensor uses. ``known``: calls already in that order (the part of a
-    Sequential that did not change), which the walk does not enter again."""
+    Sequential that did not change), which the walk does not enter again. ``output_paths``: the
+    outputs' paths in the output structure, for the error about an output the inputs do not reach."""
     nodes: list[Node] = list(known)
     done: set = {id(n) for n in known}
-    for out in outputs:
+    for k, out in enumerate(outputs):
         stack = [(out, out._keras_history[0].name, False)]  # (tensor, reader's name, parents done)
         while stack:
             t, reader, parents_done = stack.pop()
@@ -49,8 +44,10 @@ def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
                 nodes.append(node)
                 continue
             if isinstance(layer, InputLayer):
+                path = "" if output_paths is None else f"Output with path `{output_paths[k]}` is not " \
+                    "connected to `inputs`: "
                 raise ValueError(
-                    f"Graph disconnected: cannot obtain value for tensor {t.name} (input "
+                    f"{path}Graph disconnected: cannot obtain value for tensor {t.name} (input "
                     f"'{layer.name}') needed by layer '{reader}'. Pass that Input in the model's inputs.")
             stack.append((t, reader, True))
             stack.extend((p, layer.name, False) for p in reversed(node.all_input_tensors))
@@ -58,9 +55,12 @@ def _calls_in_order(outputs, input_ids, known=()) -> list[Node]:
 
 
 # ----------------------------------------------------------------------------- Keras's layer order
-def _walk_from_outputs(inputs, outputs):
+def _walk_from_outputs(inputs, outputs, stand_ins=None):
     """Keras's ``map_graph`` walk: depth-first from each output, inputs in argument order. Returns
-    the call nodes in post-order and each layer's first-visit (pre-order) index."""
+    the call nodes in post-order, each with its inbound tensors and the layer it counts for (the
+    stand-in Input of a model input that is not an Input, else its own), and each layer's
+    first-visit (pre-order) index."""
+    stand_ins = stand_ins or {}
     input_ids = {id(t) for t in inputs}
     visit_index: dict = {}
     post_order, finished = [], set()
@@ -72,30 +72,35 @@ def _walk_from_outputs(inputs, outputs):
             node = layer._inbound_nodes[node_index]
             if id(node) in finished:
                 continue
+            boundary = id(t) in input_ids
+            owner = stand_ins.get(id(t), layer)
             if children_done:
                 finished.add(id(node))
-                post_order.append((node, [] if id(t) in input_ids else node.input_tensors))
+                post_order.append((node, [] if boundary else node.input_tensors, owner))
                 continue
-            boundary = id(t) in input_ids
-            if not boundary or isinstance(layer, InputLayer):
-                visit_index.setdefault(id(layer), (len(visit_index), layer))
+            if not boundary or isinstance(owner, InputLayer):
+                visit_index.setdefault(id(owner), (len(visit_index), owner))
             stack.append((t, True))
             if not boundary:
                 stack.extend((p, False) for p in reversed(node.input_tensors))
     return post_order, visit_index
 
 
-def _keras_order(inputs, outputs) -> list:
+def _keras_order(inputs, outputs, sources=None) -> list:
     """The layers computing ``outputs`` from ``inputs`` in Keras 3's ``Functional._operations``
     order: by decreasing depth from the outputs (a layer called several times takes its deepest
     call), ties by first visit of a depth-first walk from the outputs; Input layers that no output
-    uses come first among depth 0 (Keras's ``map_graph``)."""
-    post_order, visit_index = _walk_from_outputs(inputs, outputs)
+    uses come first among depth 0 (Keras's ``map_graph``). ``sources``: the tensors the model
+    starts from, where they differ from ``inputs`` (a model input that is an intermediate tensor
+    has an Input standing in for it, listed where Keras lists the Input it makes for it)."""
+    sources = inputs if sources is None else sources
+    stand_ins = {id(s): t._keras_history[0] for s, t in zip(sources, inputs) if s is not t}
+    post_order, visit_index = _walk_from_outputs(sources, outputs, stand_ins)
     node_depth: dict = {}
     layer_depth: dict = {}
-    for node, inbound in reversed(post_order):
-        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = node_depth[id(node)] = depth
+    for node, inbound, owner in reversed(post_order):
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(owner), 0))
+        layer_depth[id(owner)] = node_depth[id(node)] = depth
         for t in inbound:
             layer, node_index, _ = t._keras_history
             parent = layer._inbound_nodes[node_index]
@@ -118,7 +123,7 @@ def keras_layer_order(model) -> list:
     after the block's first two convolutions, for example)."""
     if not getattr(model, "outputs", None):
         return list(model.layers)
-    return _keras_order(model.inputs, model.outputs)
+    return _keras_order(model.inputs, model.outputs, model.__dict__.get("_input_sources"))
 
 
 def _is_operation(layer) -> bool:
@@ -224,23 +229,33 @@ class Model(Layer):
 
     # ----------------------------------------------------------------------------- graph walk
     def _init_graph(self, inputs, outputs, known_nodes=()):
-        self._input_struct = inputs
+        """Build the model from its input and output structures (a tensor, or lists, tuples,
+        namedtuples and dicts of them, nested as deep as wanted). The flat inputs and outputs
+        follow Keras's flatten order (`irgraph.tree`)."""
+        _check_structure(inputs, "inputs")
+        _check_structure(outputs, "outputs")
+        if isinstance(inputs, dict):
+            _warn_dict_keys(inputs)
         self._output_struct = outputs
-        self._inputs = _as_list(inputs)
-        self._outputs = _as_list(outputs)
-        for i, t in enumerate(self._inputs + self._outputs):
-            if not isinstance(t, KerasTensor):
-                where = "inputs" if i < len(self._inputs) else "outputs"
-                raise TypeError(f"Model {where} must be tensors from Input() or layer calls, "
-                                f"got {type(t).__name__}")
-        input_ids = {id(t) for t in self._inputs}
-        if len(input_ids) != len(self._inputs):
+        self._outputs = tree.flatten(outputs)
+        sources = tree.flatten(inputs)
+        if not sources or not self._outputs:
+            raise ValueError(f"`{'inputs' if not sources else 'outputs'}` argument cannot be empty. Received:\n"
+                             f"inputs={inputs}\noutputs={outputs}")
+        input_ids = {id(t) for t in sources}
+        if len(input_ids) != len(sources):
             raise ValueError("the same tensor is given twice as a model input")
-        self._nodes = _calls_in_order(self._outputs, input_ids, known_nodes)
+        # a model input that is not an Input (an intermediate tensor: the model is a slice of a
+        # bigger one) gets an Input standing in for it, as Keras makes one: the graph starts at
+        # the tensor, ``inputs`` and ``layers`` show the stand-in
+        self._input_sources = sources
+        self._inputs = [_stand_in(t) for t in sources]
+        self._input_struct = tree.pack_sequence_as(inputs, self._inputs)
+        output_paths = [tree.path_text(p) for p, _ in tree.flatten_with_path(outputs)]
+        self._nodes = _calls_in_order(self._outputs, input_ids, known_nodes, output_paths)
         # layers: the inputs' InputLayers, then each called layer once, in call order
-        input_layers = [t._keras_history[0] for t in self._inputs]
         layers, listed = [], set()
-        for lyr in [x for x in input_layers if isinstance(x, InputLayer)] + [n.layer for n in self._nodes]:
+        for lyr in [t._keras_history[0] for t in self._inputs] + [n.layer for n in self._nodes]:
             if id(lyr) not in listed:
                 listed.add(id(lyr))
                 layers.append(lyr)
@@ -250,28 +265,32 @@ class Model(Layer):
             raise ValueError(f"All layer names in a model must be unique; repeated: {', '.join(dup)}")
         # listed in Keras 3's order (``Functional._operations``), so that ``layers``, ``weights``,
         # ``get_weights``/``set_weights`` and ``summary`` follow Keras's
-        rank = {id(lyr): k for k, lyr in enumerate(_keras_order(self._inputs, self._outputs))}
+        order = _keras_order(self._inputs, self._outputs, sources)
+        rank = {id(lyr): k for k, lyr in enumerate(order)}
         self._layers_list = sorted(layers, key=lambda lyr: rank.get(id(lyr), len(rank)))
         self.built = True
         self._sublayers_set()
-        self.input_names = [self._input_name(t) for t in self._inputs]
+        self.input_names = [t._keras_history[0].name for t in self._inputs]
         self.output_names = self._make_output_names()
+        slots = [InputSlot(i, name, path, t.shape, t.dtype, getattr(t._keras_history[0], "optional", False))
+                 for i, (name, (path, t)) in enumerate(zip(self.input_names,
+                                                           tree.flatten_with_path(self._input_struct)))]
+        self._signature = Signature(self.name, self._input_struct, slots, outputs, self.output_names)
 
     def _sublayers_set(self):
         object.__setattr__(self, "_sublayers", [lyr for lyr in self._layers_list])
 
-    @staticmethod
-    def _input_name(t):
-        layer = t._keras_history[0]
-        return layer.name if isinstance(layer, InputLayer) else t.name.replace("/", "_")
-
     def _make_output_names(self):
-        if isinstance(self._output_struct, dict):
-            return list(self._output_struct.keys())
+        """The flat outputs' names (the ONNX outputs', the targets' and the losses'): under a dict,
+        the output's path (its key for a dict of tensors: ``{'a': ..}`` gives ``a``, a nested dict
+        ``others.2``); otherwise its layer's name. A name already taken (by an input or an earlier
+        output) is numbered: ``a_1``."""
+        if _has_dict(self._output_struct):
+            bases = [tree.path_text(p) for p, _ in tree.flatten_with_path(self._output_struct)]
+        else:
+            bases = [t._keras_history[0].name for t in self._outputs]
         names, taken = [], set(self.input_names)
-        for t in self._outputs:
-            layer, _, idx = t._keras_history
-            base = layer.name
+        for base in bases:  # an ONNX graph names each value once: inputs and outputs apart
             name, k = base, 1
             while name in taken:
                 name, k = f"{base}_{k}", k + 1
@@ -290,6 +309,11 @@ class Model(Layer):
             return [lyr for lyr in self._layers_list if not isinstance(lyr, InputLayer) and not _is_operation(lyr)]
         return [lyr for lyr in self._layers_list if not _is_operation(lyr)]
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Model.layers` attribute is reserved and should not be used. Please use another "
+                             "name.")
+
     @property
     def inputs(self) -> list:
         return list(self._inputs)
@@ -300,11 +324,44 @@ class Model(Layer):
 
     @property
     def input(self):
-        return self._inputs[0] if len(self._inputs) == 1 else list(self._inputs)
+        """The inputs in the structure the model was built with (Keras 3): a tensor, a list, a
+        dict, a namedtuple... (``inputs`` is the flat list)."""
+        return self._input_struct
 
     @property
     def output(self):
-        return self._outputs[0] if len(self._outputs) == 1 else list(self._outputs)
+        """The outputs in the structure the model was built with (``model.output['a']`` for a dict
+        of outputs; ``outputs`` is the flat list)."""
+        return self._output_struct
+
+    @property
+    def input_spec(self):
+        """Keras 3's: an `InputSpec` (or a list) assigned to the model, checked on every call; else
+        one per flat input (shape with a free batch axis, the name data dicts use, optional)."""
+        manual = self.__dict__.get("_manual_input_spec")
+        if manual is not None or not self.__dict__.get("_signature"):
+            return manual
+        from .layers.input_spec import InputSpec
+        return [InputSpec(shape=(None,) + tuple(slot.shape[1:]), allow_last_axis_squeeze=True, name=key,
+                          optional=slot.optional) for slot, key in zip(self._signature.slots, self._signature.keys)]
+
+    @input_spec.setter
+    def input_spec(self, value):
+        object.__setattr__(self, "_manual_input_spec", value)
+
+    def _check_input_spec(self, inputs) -> None:
+        """Keras's checks of a call on tensors: an assigned ``input_spec``, else the structure and
+        each input's shape (``expected shape=(None, 4), found shape=(None, 3)``)."""
+        manual = self.__dict__.get("_manual_input_spec")
+        if manual is not None:
+            from .layers.input_spec import assert_input_compatibility
+            assert_input_compatibility(manual, inputs, self.name)
+            return
+        if self.__dict__.get("_signature") is None:
+            return
+        for slot, value in zip(self._signature.slots, self._signature.flat_inputs(inputs, warn=False)):
+            if value is not None and hasattr(value, "shape"):
+                check_shape(slot, tuple(value.shape), self.name)
 
     @property
     def input_shape(self):
@@ -342,32 +399,42 @@ class Model(Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
-        """Trace the recorded calls on new tensors (the model used as a layer). ``mask``: the masks
-        of the inputs (Keras fills it in); they enter the model's calls by Keras's rules."""
-        values = _as_list(inputs) if not isinstance(inputs, dict) else [inputs[n] for n in self.input_names]
-        if len(values) != len(self._inputs):
-            raise ValueError(f"model '{self.name}' expects {len(self._inputs)} input(s), got {len(values)}")
-        env = {id(t): v for t, v in zip(self._inputs, values)}
+        """Trace the recorded calls on new tensors (the model used as a layer), given in the
+        model's input structure (or any form `model_io` matches). ``mask``: the masks of the inputs
+        (Keras fills it in); they enter the model's calls by Keras's rules. None for an optional
+        input reaches the layers that read it as None. Returns the outputs in the model's output
+        structure (one output alone)."""
+        values = self._signature.flat_inputs(inputs, warn=False)
+        env = {id(t): v for t, v in zip(self._input_sources, values)}
         masks = self._entering_masks(mask)  # functional tensor id -> its mask, when masks enter
+        absent = [s.name for s, v in zip(self._signature.slots, values) if v is None]
         for node in self._nodes:
             layer = node.layer
             ins = [env[id(t)] for t in node.all_input_tensors]
             index = node.index
             scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
-            if masks:
-                outs = layer._trace_node_with_masks(node, ins, scope_name, masks)
-            else:
-                outs = layer._trace_node(node, ins, scope_name)
+            try:
+                if masks:
+                    outs = layer._trace_node_with_masks(node, ins, scope_name, masks)
+                else:
+                    outs = layer._trace_node(node, ins, scope_name)
+            except Exception as err:
+                if absent and any(v is None for v in ins):
+                    raise ValueError(f"layer '{layer.name}' of model '{self.name}' failed on None, given for the "
+                                     f"optional input(s) {absent}: {type(err).__name__}: {err}. A layer "
+                                     "reading an optional input must accept None in its call (as "
+                                     "`def call(self, x, y=None)`); else pass the input") from err
+                raise
             for t, v in zip(node.output_tensors, outs):
                 env[id(t)] = v
-        leaves, template = flatten(self._output_struct, lambda o: isinstance(o, KerasTensor))
+        leaves = self._outputs
         from .ops.trace import current
         if masks:
             out_masks = [masks.get(id(t)) for t in leaves]
         else:
             out_masks = [None if t._keras_mask is None else env.get(id(t._keras_mask)) for t in leaves]
         current().model_masks = {id(self): out_masks}  # read by compute_mask, right after
-        return rebuild(template, [env[id(t)] for t in leaves])
+        return self._signature.pack_outputs([env[id(t)] for t in leaves])
 
     def _entering_masks(self, mask) -> dict:
         """{id(input tensor): mask} for the inputs given a mask (empty when none is)."""
@@ -376,7 +443,7 @@ class Model(Layer):
         per_input = list(mask) if isinstance(mask, (list, tuple)) else [mask]
         if len(per_input) != len(self._inputs):
             return {}
-        return {id(t): m for t, m in zip(self._inputs, per_input) if m is not None}
+        return {id(t): m for t, m in zip(self._input_sources, per_input) if m is not None}
 
     # a model used as a layer: the masks of the tensors it is called on enter its calls, and its
     # outputs get the masks its layers give them
@@ -397,18 +464,53 @@ class Model(Layer):
         return masks[0] if len(masks) == 1 else masks
 
     # ----------------------------------------------------------------------------- IR
+    # An optional input (``Input(optional=True)``) may be left out (None): the layers reading it
+    # get None and decide in Python what to compute, so each presence pattern is its own graph
+    # and ONNX model, without that input (docs/decisions.md, "Structured and optional inputs").
+    # ``absent`` below: the names of the optional inputs left out (a frozenset; empty: all given).
     @property
     def graph(self) -> Graph:
         """The layer-level IR: input, call, weight and output nodes."""
-        self._require_built()
-        if "layer" not in self._graph_cache:
-            self._graph_cache["layer"] = self._build_layer_graph()
-        return self._graph_cache["layer"]
+        return self.layer_graph()
 
-    def _build_layer_graph(self) -> Graph:
+    def layer_graph(self, absent_inputs=()) -> Graph:
+        """The layer-level IR, with the optional inputs named in ``absent_inputs`` left out."""
+        self._require_built()
+        absent = self._absent_set(absent_inputs)
+        key = "layer" if not absent else ("layer", absent)
+        if key not in self._graph_cache:
+            self._graph_cache[key] = self._build_layer_graph(absent)
+        return self._graph_cache[key]
+
+    def _absent_set(self, names) -> frozenset:
+        """The names of optional inputs to leave out, checked."""
+        absent = frozenset(names or ())
+        if absent:
+            slots = {s.name: s for s in self._signature.slots}
+            for name in sorted(absent):
+                if name not in slots:
+                    raise ValueError(f"model '{self.name}' has no input named {name!r}; its inputs are "
+                                     f"{self.input_names}")
+                if not slots[name].optional:
+                    raise ValueError(f"The input '{name}' is not optional, so it cannot be left out (model "
+                                     f"'{self.name}'); declare it with Input(..., optional=True)")
+        return absent
+
+    def _present_outputs(self, absent: frozenset) -> list:
+        """Whether each flat output is computed when the inputs ``absent`` are left out (an output
+        that is an optional input itself is None then)."""
+        if not absent:
+            return [True] * len(self._outputs)
+        gone = {id(s) for s, name in zip(self._input_sources, self.input_names) if name in absent}
+        return [id(t) not in gone for t in self._outputs]
+
+    def _build_layer_graph(self, absent: frozenset = frozenset()) -> Graph:
         g = Graph(self.name)
-        where: dict[int, tuple] = {}
-        for t, name in zip(self._inputs, self.input_names):
+        where: dict[int, tuple | None] = {}
+        for t, name in zip(self._input_sources, self.input_names):
+            if name in absent:
+                where[id(t)] = None  # the calls reading it get None
+                continue
             nid = g.add_input(name, Spec(tuple(t.shape), t.dtype))
             where[id(t)] = (nid, 0)
         for node in self._nodes:
@@ -417,48 +519,68 @@ class Model(Layer):
             reads = node.all_input_tensors
             cid = g.add_call(layer, node.index, node, specs, len(reads))
             for slot, t in enumerate(reads):
-                g.connect(where[id(t)], cid, slot)
+                if where[id(t)] is not None:
+                    g.connect(where[id(t)], cid, slot)
             for var in layer.weights:
                 g.connect_weight(g.add_weight(var), cid)
             for i, t in enumerate(node.output_tensors):
                 where[id(t)] = (cid, i)
         for t, name in zip(self._outputs, self.output_names):
-            g.add_output(name, where[id(t)])
+            if where[id(t)] is not None:
+                g.add_output(name, where[id(t)])
         # the masks of the outputs (Keras weighs losses and metrics by them): tensors of the graph,
         # read by attach_loss, not outputs of the inference model
         g.meta["output_masks"] = {name: where[id(t._keras_mask)] for t, name in zip(self._outputs, self.output_names)
-                                  if getattr(t, "_keras_mask", None) is not None and id(t._keras_mask) in where}
+                                  if getattr(t, "_keras_mask", None) is not None
+                                  and where.get(id(t._keras_mask)) is not None}
         return g
 
-    def compile_graph(self, opset: int | None = None, passes=None):
+    def compile_graph(self, opset: int | None = None, passes=None, absent_inputs=()):
         """Run the inference pipeline (lower, infer_shapes, cleanup) and return the PassManager.
 
         The result of the default pipeline is kept with the layer graph: the model's structure is
         fixed once it is built (a Sequential that changes resets the cache), and weights stay weight
         nodes, never folded into constants, so the cached graph holds no weight values."""
         from irgraph.passes.manager import inference_pipeline
+        graph = self.layer_graph(absent_inputs)
         if passes is not None:
-            passes.run(self.graph)
+            passes.run(graph)
             return passes
-        if "inference" not in self._graph_cache:
+        absent = self._absent_set(absent_inputs)
+        key = "inference" if not absent else ("inference", absent)
+        if key not in self._graph_cache:
             pm = inference_pipeline()
-            pm.run(self.graph)
-            self._graph_cache["inference"] = pm
-        return self._graph_cache["inference"]
+            try:
+                pm.run(graph)
+            except Exception as err:
+                if absent:
+                    raise ValueError(f"model '{self.name}' cannot be computed without the optional input(s) "
+                                     f"{sorted(absent)}: {err}") from err
+                raise
+            self._graph_cache[key] = pm
+        return self._graph_cache[key]
 
-    def to_onnx(self, path=None, opset: int = 17, check: bool = True):
-        """Emit the inference ONNX model (and write it to ``path`` if given).
+    def to_onnx(self, path=None, opset: int = 17, check: bool = True, absent_inputs=()):
+        """Emit the inference ONNX model (and write it to ``path`` if given). Its inputs and outputs
+        are the model's flat inputs and outputs in Keras's order, named by ``input_names`` and
+        ``output_names``. ``absent_inputs``: names of optional inputs to leave out (the model
+        computed as when None is passed for them; outputs that are such an input are left out too).
 
         The passes and the emission run once per model (and opset); every call fills in the current
         weight values, so a repeated call (and the session `predict` builds after a weight change)
         costs a copy of the emitted graph plus the weights."""
         from .onnx import check as check_model
         from .onnx.emit import emit
-        key = ("onnx", opset)
+        self._require_built()
+        absent = self._absent_set(absent_inputs)
+        key = ("onnx", opset) if not absent else ("onnx", opset, absent)
         if key not in self._graph_cache:  # emitted once per opset; the weights are read each call
-            self._graph_cache[key] = emit(self.compile_graph().graph, opset=opset, name=self.name,
-                                          metadata={"irgraph.inputs": ",".join(self.input_names),
-                                                    "irgraph.outputs": ",".join(self.output_names)})
+            present = self._present_outputs(absent)
+            names = [n for n in self.input_names if n not in absent]
+            outs = [n for n, kept in zip(self.output_names, present) if kept]
+            self._graph_cache[key] = emit(self.compile_graph(absent_inputs=absent).graph, opset=opset,
+                                          name=self.name, metadata={"irgraph.inputs": ",".join(names),
+                                                                    "irgraph.outputs": ",".join(outs)})
         emitted = self._graph_cache[key]
         model = emitted.proto()
         if check and not emitted.checked:  # weight values (all that differs per call) never matter
@@ -470,13 +592,19 @@ class Model(Layer):
         return model
 
     # ----------------------------------------------------------------------------- running
-    def _runner(self, device="auto"):
+    def _runner(self, device="auto", absent: frozenset = frozenset()):
+        """The inference runner for ``device`` (and the presence pattern ``absent``)."""
         rt = self._runtime
-        if rt is not None and rt.device_request == device:
+        if not absent and rt is not None and rt.device_request == device:
             return rt
         from .runtime import InferenceRunner
         from .variables import LOCK
         with LOCK:  # concurrent first calls share one runner (and so build one session)
+            if absent:
+                key = ("runner", device, absent)
+                if key not in self._graph_cache:
+                    self._graph_cache[key] = InferenceRunner(self, device, absent)
+                return self._graph_cache[key]
             if self._runtime is None or self._runtime.device_request != device:
                 self._runtime = InferenceRunner(self, device)
             return self._runtime
@@ -500,17 +628,22 @@ class Model(Layer):
         if training is not None and not isinstance(training, (bool, np.bool_)):
             raise ValueError(f"model '{self.name}': training must be True, False or None, got {training!r}")
         self._build_for_data(inputs)
+        manual = self.__dict__.get("_manual_input_spec")
+        if manual is not None:  # an input_spec assigned to the model is checked on every call (Keras)
+            from .layers.input_spec import assert_input_compatibility
+            assert_input_compatibility(manual, inputs, self.name)
         if training:
             return self._training_runner().predict_on_batch(inputs)
         return self.predict_on_batch(inputs)
 
-    def _training_runner(self):
+    def _training_runner(self, absent: frozenset = frozenset()):
         from .runtime import TrainingPhaseRunner
         from .variables import LOCK
         with LOCK:
-            runner = self._graph_cache.get("training_phase_runner")
+            key = "training_phase_runner" if not absent else ("training_phase_runner", absent)
+            runner = self._graph_cache.get(key)
             if runner is None:
-                runner = self._graph_cache["training_phase_runner"] = TrainingPhaseRunner(self)
+                runner = self._graph_cache[key] = TrainingPhaseRunner(self, absent=absent)
             return runner
 
     # ----------------------------------------------------------------------------- training
@@ -828,6 +961,43 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
     from .serialization import model_from_json as _from_json
     return _from_json(json_string, custom_objects=custom_objects, safe_mode=safe_mode)
 # ======================================================== end of saving ==============================
+
+
+def _check_structure(struct, what: str) -> None:
+    """Keras's check that every leaf of a model's ``inputs``/``outputs`` structure is a tensor."""
+    for leaf in tree.flatten(struct):
+        if not isinstance(leaf, KerasTensor):
+            raise ValueError(f"All `{what}` values must be KerasTensors. Received: {what}={struct} including "
+                             f"invalid value {leaf!r} of type {type(leaf)} (the {what} of a model are "
+                             "tensors from Input() or from calling layers)")
+
+
+def _warn_dict_keys(inputs: dict) -> None:
+    """Keras's warning for a dict of inputs whose keys are not the names of their Inputs."""
+    import warnings
+    for key, t in inputs.items():
+        layer = t._keras_history[0] if isinstance(t, KerasTensor) else None
+        if isinstance(layer, InputLayer) and key != layer.name:
+            warnings.warn(f"When providing `inputs` as a dict, all keys in the dict must match the names of the "
+                          f"corresponding tensors. Received key '{key}' mapping to value {t} which has name "
+                          f"'{layer.name}'. Change the tensor name to '{key}' (via `Input(..., name='{key}')`)",
+                          UserWarning, stacklevel=4)
+
+
+def _stand_in(t: KerasTensor) -> KerasTensor:
+    """``t`` itself if it is an Input, else the Input standing in for it (made once per tensor, so
+    two models sliced from the same tensor share it, as they would share an Input)."""
+    if isinstance(t._keras_history[0], InputLayer):
+        return t
+    standin = t.__dict__.get("_stand_in")
+    if standin is None:
+        standin = Input(batch_shape=t.shape, dtype=t.dtype, name=t.name.replace("/", "_"))
+        t._stand_in = standin
+    return standin
+
+
+def _has_dict(struct) -> bool:
+    return isinstance(struct, dict) or (isinstance(struct, (list, tuple)) and any(_has_dict(v) for v in struct))
 
 
 _NOT_BUILT = ("This model has not yet been built. Build the model first by calling `build()` or by "

@@ -14,8 +14,9 @@ import re
 import numpy as np
 import onnxruntime as ort
 
-from . import variables
+from . import tree, variables
 from .input_checks import cast_checked, check_ids, count_arg, id_bounds
+from .model_io import check_shape
 
 _PROVIDERS = {"cpu": ["CPUExecutionProvider"],
               "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -74,12 +75,22 @@ class InputSpecCheck:
     for other inputs; False until `bind_ids` has looked at the model, which the runner and the
     trainer do on first use)."""
 
-    __slots__ = ("name", "shape", "dtype", "kind", "index", "bounds")
+    __slots__ = ("name", "shape", "dtype", "kind", "index", "bounds", "owner", "path")
 
-    def __init__(self, index: int, name: str, shape: tuple, dtype: str):
+    def __init__(self, index: int, name: str, shape: tuple, dtype: str, owner: str | None = None,
+                 path: str | None = None):
         self.index, self.name, self.shape, self.dtype = index, name, tuple(shape), np.dtype(dtype)
         self.kind = self.dtype.kind
         self.bounds = False
+        # a model's input (``owner``: the model's name; ``path``: where it sits in the model's input
+        # structure) gets Keras's rank standardization and wording; a K.function's, neither
+        self.owner, self.path = owner, path
+
+    @classmethod
+    def for_model(cls, model, absent=()) -> list:
+        """The checks of a model's flat inputs (those not in ``absent``), in order."""
+        return [cls(s.index, s.name, s.shape, s.dtype, owner=model.name, path=s.path_text)
+                for s in model._signature.slots if s.name not in absent]
 
     @staticmethod
     def bind_ids(checks: list, model) -> None:
@@ -103,16 +114,28 @@ class InputSpecCheck:
         if x.dtype != self.dtype:
             x = self._cast(x)
         shape = x.shape
-        if len(shape) != len(self.shape):
-            raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)} (rank {len(self.shape)}), "
-                             f"got an array of shape {shape} (rank {len(shape)})")
-        for want, got in zip(self.shape, shape):
-            if want is not None and want != got:
-                raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)}, "
-                                 f"got an array of shape {shape}")
+        if len(shape) != len(self.shape) or any(w is not None and w != g for w, g in zip(self.shape, shape)):
+            x = self._fit_shape(x)
         if self.bounds:
             check_ids(x, self.bounds, self.name)
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+    def _fit_shape(self, x: np.ndarray) -> np.ndarray:
+        """``x`` of another shape than the input's: a model input takes Keras's rank standardization
+        (a last axis of 1 dropped, or added where the input's is 1); anything else is an error."""
+        shape = x.shape
+        if self.owner is not None:
+            check_shape(self, shape, self.owner)  # Keras's "expected shape=(None, 4), found shape=(2, 3)"
+            if len(shape) == len(self.shape) + 1 and shape[-1] == 1:
+                return x.reshape(shape[:-1])
+            if len(shape) == len(self.shape) - 1 and self.shape and self.shape[-1] == 1:
+                return x.reshape(shape + (1,))
+        if len(shape) != len(self.shape):
+            keras = "" if self.owner is None else \
+                f"Invalid input shape for input with name '{self.name}' and path '{self.path}': "
+            raise ValueError(f"{keras}input '{self.name}' expects shape {_fmt(self.shape)} (rank {len(self.shape)}), "
+                             f"got an array of shape {shape} (rank {len(shape)})")
+        raise ValueError(f"input '{self.name}' expects shape {_fmt(self.shape)}, got an array of shape {shape}")
 
     def _cast(self, x: np.ndarray) -> np.ndarray:
         k = x.dtype.kind
@@ -150,24 +173,34 @@ def _fmt(shape) -> str:
 
 
 class InferenceRunner:
-    def __init__(self, model, device: str = "auto"):
+    """Runs a model's inference graph for one presence pattern of its optional inputs (``absent``:
+    the names of those left out; the default, none). Data comes in any structure the model accepts
+    (`irgraph.model_io`); data leaving out other optional inputs is run by the model's runner for
+    that pattern. Results come back in the model's output structure."""
+
+    def __init__(self, model, device: str = "auto", absent=frozenset()):
         self.model = model
         self.device_request = device
         self.providers = resolve_providers(device)
-        self.checks = [InputSpecCheck(i, name, t.shape, t.dtype)
-                       for i, (name, t) in enumerate(zip(model.input_names, model.inputs))]
+        self.absent = frozenset(absent)
+        self.signature = model._signature
+        self.checks = InputSpecCheck.for_model(model, self.absent)
         self.names = [c.name for c in self.checks]
-        self.output_names = list(model.output_names)
+        self.present_outputs = model._present_outputs(self.absent)
+        self.output_names = [n for n, kept in zip(model.output_names, self.present_outputs) if kept]
         self._session = None
         self._epoch = -1
         self._token = None
-        self._single = len(self.checks) == 1
-        first = self.checks[0] if self.checks else None
+        single = len(self.signature.slots) == 1 and not self.absent
+        first = self.checks[0] if single else None
         # fast path of predict_on_batch: one contiguous array of the right dtype and rank
-        self._fast = None if not self._single else (
+        self._fast = None if not single else (
             first.name, first.dtype, len(first.shape),
             tuple((i, d) for i, d in enumerate(first.shape) if d is not None))
-        self._plain_single_output = len(self.output_names) == 1 and not isinstance(model._output_struct, dict)
+        # one output, given back alone (a structure of one output is unpacked, as Keras does)
+        struct = model._output_struct
+        one = struct[0] if isinstance(struct, (list, tuple)) and len(struct) == 1 else struct
+        self._plain_single_output = not tree.is_nested(one) and self.present_outputs == [True]
 
     # ----------------------------------------------------------------------------- session
     def _weights_token(self):
@@ -189,38 +222,41 @@ class InferenceRunner:
                 return self._session
             token = self._weights_token()
             if self._session is None or token != self._token:
-                proto = self.model.to_onnx(check=False)
+                proto = self.model.to_onnx(check=False, absent_inputs=self.absent)
                 self._session = make_session(proto, self.providers)
                 self._token = token
             self._epoch = epoch
             return self._session
 
     # ----------------------------------------------------------------------------- inputs
-    def feeds(self, x) -> dict:
+    def flat(self, x) -> list:
+        """The values of every model input, in the model's flat order (None: an optional input left
+        out), from data in any structure the model accepts."""
+        return self.signature.flat_inputs(x)
+
+    def runner_for(self, flat: list) -> "InferenceRunner":
+        """The runner for the presence pattern of ``flat``: this one, or the model's for it."""
+        absent = frozenset(s.name for s, v in zip(self.signature.slots, flat) if v is None)
+        if absent == self.absent:
+            return self
+        return self.model._runner(self.device_request, absent)
+
+    def feeds_of(self, flat: list) -> dict:
+        """The session feeds from the flat values of this runner's pattern, checked and converted."""
         checks = self.checks
         if checks and checks[0].bounds is False:
             InputSpecCheck.bind_ids(checks, self.model)
-        if isinstance(x, dict):
-            unknown = [k for k in x if k not in self.names]
-            if unknown:
-                raise ValueError(f"unknown input name(s) {unknown}; the model's inputs are {self.names}")
-            missing = [n for n in self.names if n not in x]
-            if missing:
-                raise ValueError(f"missing input(s) {missing}; the model's inputs are {self.names}")
-            return {c.name: c.convert(x[c.name]) for c in checks}
-        if self._single and isinstance(x, (list, tuple)):
-            if len(x) == 1 and np.ndim(x[0]) == len(checks[0].shape):
-                x = x[0]  # a list holding the one input
-            return {checks[0].name: checks[0].convert(x)}
-        if isinstance(x, (list, tuple)):
-            if len(x) != len(checks):
-                raise ValueError(f"model '{self.model.name}' expects {len(checks)} input(s) "
-                                 f"({', '.join(self.names)}), got {len(x)}")
-            return {c.name: c.convert(v) for c, v in zip(checks, x)}
-        if not self._single:
-            raise ValueError(f"model '{self.model.name}' expects {len(checks)} inputs "
-                             f"({', '.join(self.names)}); pass a list or a dict keyed by input name")
-        return {checks[0].name: checks[0].convert(x)}
+        values = [v for s, v in zip(self.signature.slots, flat) if s.name not in self.absent]
+        return {c.name: c.convert(v) for c, v in zip(checks, values)}
+
+    def feeds(self, x) -> dict:
+        """The session feeds for data ``x`` (which must give the inputs this runner's pattern has)."""
+        flat = self.flat(x)
+        if self.runner_for(flat) is not self:
+            absent = sorted(s.name for s, v in zip(self.signature.slots, flat) if v is None)
+            raise ValueError(f"model '{self.model.name}': None given for the optional input(s) {absent}, which "
+                             "this run cannot leave out (training runs need every input)")
+        return self.feeds_of(flat)
 
     def _check_ids(self, x) -> None:
         """The range check of the one input of the fast path, when it feeds Embedding ids."""
@@ -231,21 +267,27 @@ class InferenceRunner:
             check_ids(x, c.bounds, c.name)
 
     def _wrap(self, outs):
-        if isinstance(self.model._output_struct, dict):
-            return dict(zip(self.output_names, outs))
-        return outs[0] if len(outs) == 1 else list(outs)
+        """The outputs in the model's output structure (None for an output that is an optional
+        input left out)."""
+        if len(outs) != len(self.present_outputs):
+            it = iter(outs)
+            outs = [next(it) if kept else None for kept in self.present_outputs]
+        return self.signature.pack_outputs(outs)
 
     # ----------------------------------------------------------------------------- running
     def predict_on_batch(self, x):
-        sess = self._session if self._epoch == variables.EPOCH[0] else self.session
         fast = self._fast
         if fast is not None and type(x) is np.ndarray and x.dtype == fast[1] and x.ndim == fast[2] \
                 and x.flags.c_contiguous and all(x.shape[i] == d for i, d in fast[3]):
             if self.checks[0].bounds is not None:  # Embedding ids (or not yet looked at)
                 self._check_ids(x)
-            feeds = {fast[0]: x}
-        else:
-            feeds = self.feeds(x)
+            return self._run_batch({fast[0]: x})
+        flat = self.flat(x)
+        runner = self.runner_for(flat)
+        return runner._run_batch(runner.feeds_of(flat))
+
+    def _run_batch(self, feeds: dict):
+        sess = self._session if self._epoch == variables.EPOCH[0] else self.session
         try:
             outs = sess.run(None, feeds)
         except Exception as err:  # onnxruntime's Fail / InvalidArgument / RuntimeException
@@ -253,12 +295,16 @@ class InferenceRunner:
         return outs[0] if self._plain_single_output else self._wrap(outs)
 
     def predict(self, x, batch_size=32, verbose="auto", steps=None):
-        from .progress import Progbar
         steps = count_arg(steps, "predict(): steps")
         batch_size = count_arg(batch_size, "predict(): batch_size") or 32
         if _is_generator_like(x):
             return self._predict_batches(x, steps, verbose)
-        feeds = self.feeds(x)
+        flat = self.flat(x)
+        runner = self.runner_for(flat)
+        return runner._predict_feeds(runner.feeds_of(flat), batch_size, verbose)
+
+    def _predict_feeds(self, feeds: dict, batch_size: int, verbose):
+        from .progress import Progbar
         arrays = list(feeds.values())
         n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
         for name, a in feeds.items():
@@ -283,7 +329,8 @@ class InferenceRunner:
         return self._wrap([np.concatenate(r, axis=0) if len(r) > 1 else r[0] for r in results])
 
     def _predict_batches(self, data, steps, verbose):
-        results: list[list] = [[] for _ in self.output_names]
+        results: list[list] = []
+        runner = None
         it = iter(data)
         count = 0
         while steps is None or count < steps:
@@ -293,17 +340,25 @@ class InferenceRunner:
                 break
             if isinstance(batch, tuple):  # (x,), (x, y) or (x, y, sample_weight), as Keras unpacks
                 batch = batch[0]
-            feeds = self.feeds(batch)
+            flat = self.flat(batch)
+            this = self.runner_for(flat)
+            if runner is not None and this is not runner:
+                raise ValueError(f"model '{self.model.name}': the batches of predict leave out different optional "
+                                 f"inputs ({sorted(runner.absent)} in one batch, {sorted(this.absent)} in another); "
+                                 "give the same inputs in every batch")
+            runner = this
+            feeds = runner.feeds_of(flat)
             try:
-                outs = self.session.run(self.output_names, feeds)
+                outs = runner.session.run(runner.output_names, feeds)
             except Exception as err:
                 raise run_failure(err, f"model '{self.model.name}'", feeds) from None
+            results = results or [[] for _ in outs]
             for r, o in zip(results, outs):
                 r.append(o)
             count += 1
         if count == 0:
             raise ValueError("the generator passed to predict yielded no batch")
-        return self._wrap([np.concatenate(r, axis=0) for r in results])
+        return runner._wrap([np.concatenate(r, axis=0) for r in results])
 
 
 def _is_generator_like(x) -> bool:
@@ -318,8 +373,8 @@ class TrainingPhaseRunner(InferenceRunner):
     ``training=True``. Like Keras, the call updates the layers' state (BatchNormalization's moving
     mean and variance): their new values are extra outputs of the graph, written back after a run."""
 
-    def __init__(self, model, device: str = "auto"):
-        super().__init__(model, device)
+    def __init__(self, model, device: str = "auto", absent=frozenset()):
+        super().__init__(model, device, absent)
         self._fast = None  # outputs beyond the model's: always the general path
         self._state_vars = None
 
@@ -341,7 +396,7 @@ class TrainingPhaseRunner(InferenceRunner):
             og.refresh_edges()
             return og
         lower_.__name__ = "lower"
-        graph = PassManager([lower_, infer_shapes, cleanup, fuse]).run(self.model.graph)
+        graph = PassManager([lower_, infer_shapes, cleanup, fuse]).run(self.model.layer_graph(self.absent))
         self._state_vars = state
         return emit(graph, name=f"{self.model.name}_training_phase")
 
@@ -358,9 +413,17 @@ class TrainingPhaseRunner(InferenceRunner):
 
     _emitted = None
 
+    def runner_for(self, flat: list) -> "InferenceRunner":
+        absent = frozenset(s.name for s, v in zip(self.signature.slots, flat) if v is None)
+        return self if absent == self.absent else self.model._training_runner(absent)
+
     def predict_on_batch(self, x):
+        flat = self.flat(x)
+        runner = self.runner_for(flat)
+        return runner._run_training_batch(runner.feeds_of(flat))
+
+    def _run_training_batch(self, feeds: dict):
         sess = self.session
-        feeds = self.feeds(x)
         try:
             outs = sess.run(None, feeds)
         except Exception as err:

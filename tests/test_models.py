@@ -27,12 +27,13 @@ def test_dict_inputs_and_outputs():
     a, b = Input(shape=(3,), name="a"), Input(shape=(2,), name="b")
     h = irgraph.layers.concatenate([a, b])
     model = Model({"a": a, "b": b}, {"score": Dense(1, name="d1")(h), "cls": Dense(4, name="d2")(h)})
-    assert model.input_names == ["a", "b"] and model.output_names == ["score", "cls"]
+    # flat in Keras's order: a dict's keys sorted (Keras 3's tree.flatten)
+    assert model.input_names == ["a", "b"] and model.output_names == ["cls", "score"]
     xa, xb = rand(5, 3), rand(5, 2, seed=1)
     out = model.predict({"b": xb, "a": xa}, verbose=0)
     assert set(out) == {"score", "cls"} and out["score"].shape == (5, 1) and out["cls"].shape == (5, 4)
     proto = model.to_onnx()
-    assert [o.name for o in proto.graph.output] == ["score", "cls"]
+    assert [o.name for o in proto.graph.output] == ["cls", "score"]
 
 
 def test_model_called_as_layer_reuses_weights():

@@ -26,14 +26,17 @@ def test_list_dict_and_cast_inputs_agree():
 
 
 @pytest.mark.parametrize("bad, exc, words", [
-    (lambda xa, xt: [xa], ValueError, ["expects 2 input", "feat", "tokens"]),
-    (lambda xa, xt: {"feat": xa, "tokenz": xt}, ValueError, ["unknown input name", "tokenz"]),
-    (lambda xa, xt: {"feat": xa}, ValueError, ["missing input", "tokens"]),
-    (lambda xa, xt: [xa[:, :3], xt], ValueError, ["feat", "(None, 4)", "(5, 3)"]),
-    (lambda xa, xt: [xa[None], xt], ValueError, ["feat", "rank 2"]),
+    # Keras 3's wording (issue 10): "expects 2 named input(s)", "Missing data for input",
+    # "expected shape=(None, 4), found shape=(5, 3)"
+    (lambda xa, xt: [xa], ValueError, ["expects 2 named input(s)", "feat", "tokens"]),
+    (lambda xa, xt: {"feat": xa, "tokenz": xt}, ValueError, ["Missing data for input", "tokenz"]),
+    (lambda xa, xt: {"feat": xa}, ValueError, ["Missing data for input", "tokens"]),
+    (lambda xa, xt: [xa[:, :3], xt], ValueError, ["feat", "expected shape=(None, 4), found shape=(5, 3)"]),
+    (lambda xa, xt: [xa[None], xt], ValueError, ["feat", "expected shape=(None, 4), found shape=(1, 5, 4)"]),
+    (lambda xa, xt: [xa[:, :, None] + np.zeros(3), xt], ValueError, ["feat", "rank 2", "path '0'"]),
     (lambda xa, xt: [xa, xt + 0.5], TypeError, ["tokens", "int32", "whole numbers"]),
     (lambda xa, xt: [np.array([["a"] * 4] * 5), xt], TypeError, ["feat", "float32"]),
-    (lambda xa, xt: xa, ValueError, ["expects 2 inputs"]),
+    (lambda xa, xt: xa, ValueError, ["expects 2 named input(s)"]),
 ])
 def test_bad_inputs_name_the_input_and_shapes(bad, exc, words):
     m = two_input_model()

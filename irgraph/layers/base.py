@@ -21,32 +21,7 @@ from ..ops.trace import Value, current, scope, tracing
 from ..tensor import KerasTensor
 from .. import variables as store
 from ..variables import Variable
-
-
-class InputSpec:
-    """Constraints a layer puts on its input: ``ndim``, ``min_ndim``, ``max_ndim``, ``axes``, ``dtype``."""
-
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None):
-        self.dtype, self.shape = dtype, shape
-        self.ndim = len(shape) if shape is not None else ndim
-        self.max_ndim, self.min_ndim = max_ndim, min_ndim
-        self.axes = dict(axes or {})
-
-    def check(self, layer, index: int, shape: tuple) -> None:
-        def fail(what):
-            raise ValueError(f"Input {index} of layer '{layer.name}' ({type(layer).__name__}) is incompatible "
-                             f"with the layer: {what}, but received input with shape {_fmt(shape)}")
-        if self.ndim is not None and len(shape) != self.ndim:
-            fail(f"expected ndim={self.ndim}, found ndim={len(shape)}")
-        if self.min_ndim is not None and len(shape) < self.min_ndim:
-            fail(f"expected min_ndim={self.min_ndim}, found ndim={len(shape)}")
-        if self.max_ndim is not None and len(shape) > self.max_ndim:
-            fail(f"expected max_ndim={self.max_ndim}, found ndim={len(shape)}")
-        for axis, value in self.axes.items():
-            if -len(shape) <= axis < len(shape) and value is not None:
-                actual = shape[axis]
-                if actual is not None and actual != value:
-                    fail(f"expected axis {axis} of input shape to have value {value}")
+from .input_spec import InputSpec, assert_input_compatibility  # noqa: F401 (InputSpec: Keras 1/2 import path)
 
 
 def _fmt(shape) -> str:
@@ -405,15 +380,9 @@ class Layer:
             self._initial_weights = None
 
     def _check_input_spec(self, inputs) -> None:
-        if self.input_spec is None:
-            return
-        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        specs = self.input_spec if isinstance(self.input_spec, (list, tuple)) else [self.input_spec]
-        if len(specs) > 1 and len(flat) != len(specs):
-            raise ValueError(f"layer '{self.name}' expects {len(specs)} inputs, got {len(flat)}")
-        for i, (x, spec) in enumerate(zip(flat, specs)):
-            if spec is not None and _is_tensor(x):
-                spec.check(self, i, tuple(x.shape))
+        """Keras's checks of ``self.input_spec`` (an InputSpec or a list of them) on a call."""
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
 
     def _accepts_training(self) -> bool:
         cls = type(self)

@@ -31,7 +31,8 @@ def lower(graph: Graph, training: bool = False) -> Graph:
                 env[(nid, 0)] = Value(og, iid, 0, spec)
             elif kind == "call":
                 layer, index = d["layer"], d["node_index"]
-                values = [env[t] for t in graph.in_tensors(nid)]
+                # None: an optional model input left out (the layer's call gets None)
+                values = [None if t is None else env[t] for t in graph.in_tensors(nid)]
                 scope_name = layer.name if index == 0 else f"{layer.name}[{index}]"
                 outs = layer._trace_node(d["call"], values, scope_name)
                 for slot, v in enumerate(outs):

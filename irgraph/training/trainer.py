@@ -29,8 +29,7 @@ class Trainer:
         self.model = model
         self.config = config
         self.providers = resolve_providers(device)
-        self.checks = [InputSpecCheck(i, n, t.shape, t.dtype) for i, (n, t) in
-                       enumerate(zip(model.input_names, model.inputs))]
+        self.checks = InputSpecCheck.for_model(model)
         self.graphs = None
         self.session = None
         self.weights = model.weights  # the model's structure is fixed once compiled
@@ -64,7 +63,12 @@ class Trainer:
         checks = self.checks
         if checks and checks[0].bounds is False:
             InputSpecCheck.bind_ids(checks, self.model)  # Embedding ids are range-checked by convert
-        xs = structure(x, self.model.input_names, "inputs")
+        xs = self.model._signature.flat_inputs(x)
+        left_out = [c.name for c, v in zip(checks, xs) if v is None]
+        if left_out:
+            raise ValueError(f"model '{self.model.name}': None given for the optional input(s) {left_out}; "
+                             "training and evaluation run with every input given (predict and calls may "
+                             "leave optional inputs out): pass arrays for them")
         arrays = {c.name: c.convert(a) for c, a in zip(checks, xs)}
         first = next(iter(arrays))
         n = len(arrays[first])
@@ -75,7 +79,7 @@ class Trainer:
         if n == 0:
             raise ValueError(f"input '{first}' has 0 samples (shape {arrays[first].shape}); training and "
                              f"evaluation need at least one sample")
-        ys = structure(y, names, "targets") if y is not None else [None] * len(names)
+        ys = [None if v is None else np.asarray(v) for v in self.model._signature.flat_targets(y)]
         for name, yv in zip(names, ys):
             if yv is not None and yv.ndim and len(yv) != n:
                 raise ValueError(f"inputs and labels need the same number of samples: labels for output "
