@@ -144,6 +144,21 @@ class Node:
         return self.layer._inbound_nodes.index(self)
 
 
+def _check_array_inputs(layer, inputs) -> None:
+    """Keras's errors for a layer called on something that is neither a tensor nor an array (None,
+    a string, a Python number or list of numbers)."""
+    for x in flatten(inputs, lambda o: not isinstance(o, (list, tuple, dict)))[0]:
+        if x is None:
+            raise ValueError(f"Inputs to a layer should be tensors. Got 'None' (of type {type(x)}) as input for "
+                             f"layer '{layer.name}'. Call it on Input() tensors, another layer's outputs or "
+                             "numpy arrays")
+        if not (hasattr(x, "__array__") and hasattr(x, "shape")):
+            raise ValueError("Only input tensors may be passed as positional arguments. The following argument "
+                             f"value should be passed as a keyword argument: {x} (of type {type(x)}). Layer "
+                             f"'{layer.name}' ({type(layer).__name__}) is called on Input() tensors, another "
+                             "layer's outputs or numpy arrays (np.asarray(...) for Python numbers)")
+
+
 # --------------------------------------------------------------------------------- the layer
 def _recording_build(build):
     """``build`` that first notes the input shape it is given (``_build_shapes``, as Keras's
@@ -333,13 +348,16 @@ class Layer:
             raise ValueError(f"layer '{self.name}' has no weights yet: its weights are created when it is "
                              "first called on an input (or by build(input_shape)); call it first")
         if len(weights) != len(params):
-            raise ValueError(f"layer '{self.name}' expects {len(params)} weight arrays "
+            raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of "
+                             f"length {len(weights)}, but the layer was expecting {len(params)} weights. "
+                             f"Layer '{self.name}' expects {len(params)} weight arrays "
                              f"({', '.join(v.path + str(v.shape) for v in params) or 'none'}), "
-                             f"got {len(weights)}")
+                             f"got {len(weights)}; pass them in the order of layer.weights")
         for v, w in zip(params, weights):
             w = np.asarray(w)
             if w.shape != v.shape:
-                raise ValueError(f"layer '{self.name}': weight '{v.path}' has shape {v.shape}, "
+                raise ValueError(f"Layer {self.name} weight shape {v.shape} is not compatible with provided weight "
+                                 f"shape {w.shape}. Layer '{self.name}': weight '{v.path}' has shape {v.shape}, "
                                  f"the provided array has shape {w.shape}")
         store.assign_all(zip(params, weights))
 
@@ -459,8 +477,13 @@ class Layer:
             a_inputs, a_args, a_kwargs = rebuild(template, vals[:len(leaves)])
             out, masks = self._call_and_mask(a_inputs, a_args, a_kwargs, plan, vals[len(leaves):])
         out_leaves, out_template = flatten(out, lambda o: isinstance(o, Value))
-        if not out_leaves:
-            raise TypeError(f"layer '{self.name}': call() returned no tensor (got {out!r})")
+        stray = [o for o in flatten(out, lambda o: not isinstance(o, (list, tuple, dict)))[0]
+                 if not isinstance(o, Value) and o is not None]
+        if not out_leaves or stray:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}): call() returned "
+                             f"{(stray or [out])[0]!r} (of type {type((stray or [out])[0]).__name__}); operation "
+                             "outputs must be tensors. Return the results of backend (K) functions or layer "
+                             "calls on the inputs")
         masks = masks or [None] * len(out_leaves)
         return [v.spec for v in out_leaves], out_template, [None if m is None else m.spec for m in masks]
 
@@ -540,6 +563,7 @@ class Layer:
         """``layer(numpy_array)``: build a one-layer model around the call and run it."""
         from ..models import Model
         from ..tensor import Input
+        _check_array_inputs(self, inputs)
         arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         arrays = [np.asarray(a) for a in arrays]
         ins = [Input(batch_shape=(None,) + a.shape[1:], dtype=a.dtype if a.dtype.kind in "iu" else None)
