@@ -1,14 +1,13 @@
 """The `irgraph` command.
 
-  irgraph inspect TARGET [--batch N] [--dim NAME=N] [--json] [--train] [--html OUT.html]
+  irgraph inspect TARGET [--batch N] [--dim NAME=N] [--json] [--train]
       per-layer cost table (parameters, MACs, activation and weight memory), peak memory, operators;
       TARGET: an ONNX file (irgraph's or any other), a saved irgraph or Keras model (.keras, .h5),
       or pkg.module:factory (then also the layer summary and the graph after every pass)
-  irgraph diff A B [--html OUT.html]    nodes added, removed and changed; initializers compared
+  irgraph diff A B [--json]             nodes added, removed and changed; initializers compared
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
   irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
   irgraph deploy triton MODEL -o REPO [...]      a Triton model repository (irgraph deploy triton -h)
-  irgraph deploy kserve MODEL -o DIR [...]       a KServe InferenceService manifest and its repository
   irgraph serve MODEL_OR_REPO [--http-port P]    Triton serving it over the Open Inference Protocol
 
 A factory is a module attribute that is a Model or a function returning one
@@ -55,14 +54,10 @@ def cmd_inspect(args) -> int:
     target = tool.load_target(args.target)
     dims = parse_dims(args.dim)
     report = tool.target_report(target, batch=args.batch, dims=dims, train=args.train)
-    if args.html:
-        tool.write_html(target, args.html, batch=args.batch, dims=dims, train=args.train)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(tool.target_text(target, report), end="")
-    if args.html:
-        print(f"wrote {args.html}")
     return 0
 
 
@@ -71,15 +66,10 @@ def cmd_diff(args) -> int:
     from irgraph.tools import inspect as tool
     a, b = tool.load_target(args.a), tool.load_target(args.b)
     result = diff_models(tool.target_onnx(a), tool.target_onnx(b), a.label, b.label)
-    if args.html:
-        from irgraph.inspection.html import write_diff_html
-        write_diff_html(a, b, result, args.html)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         print(render_diff(result), end="")
-        if args.html:
-            print(f"wrote {args.html}")
     return 0
 
 
@@ -135,13 +125,11 @@ def main(argv=None) -> int:
                    help="size of a symbolic dimension, e.g. --dim time=20 (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--train", action="store_true", help="also estimate the peak memory of one training step")
-    p.add_argument("--html", metavar="OUT.html", help="write the interactive graph view (one self-contained file)")
     p.set_defaults(fn=cmd_inspect)
     p = sub.add_parser("diff", help="compare two models: nodes added, removed, changed; initializers")
     p.add_argument("a", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
     p.add_argument("b", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
     p.add_argument("--json", action="store_true", help="print the differences as JSON")
-    p.add_argument("--html", metavar="OUT.html", help="write the differences as an interactive HTML view")
     p.set_defaults(fn=cmd_diff)
     p = sub.add_parser("export", help="export a model factory to ONNX")
     p.add_argument("target", help="MODULE:ATTRIBUTE")
@@ -157,7 +145,7 @@ def main(argv=None) -> int:
                    help="also write the training-step ONNX file here (needs a compiled model)")
     p.set_defaults(fn=cmd_convert)
     from .serve_cli import add_commands, handled_errors
-    add_commands(sub)  # deploy triton|kserve, serve
+    add_commands(sub)  # deploy triton, serve
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

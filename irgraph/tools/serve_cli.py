@@ -1,9 +1,8 @@
-"""``irgraph deploy triton|kserve`` and ``irgraph serve`` (added to the `irgraph` command by `add_commands`).
+"""``irgraph deploy triton`` and ``irgraph serve`` (added to the `irgraph` command by `add_commands`).
 
   irgraph deploy triton MODEL -o REPO [--name NAME] [--version N] [--max-batch-size B]
       [--dynamic-batching] [--preferred-batch-size B ...] [--max-queue-delay-us U] [--instances K]
       [--gpu] [--tensorrt] [--labels FILE [--labels-output NAME]]
-  irgraph deploy kserve MODEL -o DIR [--storage-uri URI] [--cpu C] [--memory M] [triton options]
   irgraph serve MODEL_OR_REPO [--host H] [--http-port P] [--grpc-port Q] [--name NAME]
 
 MODEL: an ONNX file (irgraph's or any other), a Keras/irgraph model file, or MODULE:FACTORY.
@@ -63,16 +62,6 @@ def cmd_deploy_triton(args) -> int:
     return 0
 
 
-def cmd_deploy_kserve(args) -> int:
-    from irgraph.deploy.kserve import KServeOptions, write_kserve
-    written = write_kserve(args.model, args.output, triton_options(args),
-                           KServeOptions(storage_uri=args.storage_uri, cpu=args.cpu, memory=args.memory))
-    print(f"wrote {written.manifest} (InferenceService '{written.service}', Triton runtime) and the model "
-          f"repository {written.repository}; copy the repository to {written.storage_uri} and "
-          "`kubectl apply -f` the manifest")
-    return 0
-
-
 def cmd_serve(args) -> int:
     from irgraph.serving.server import TritonServer, repository_for, serve_forever
     repo = repository_for(args.model, triton_options(args))
@@ -88,14 +77,6 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="the model repository (created if absent)")
     _triton_arguments(p)
     p.set_defaults(fn=cmd_deploy_triton)
-    p = targets.add_parser("kserve", help="a KServe InferenceService manifest beside a Triton repository")
-    p.add_argument("model", help="an ONNX file, a .keras/.h5/irgraph model file or MODULE:FACTORY")
-    p.add_argument("-o", "--output", required=True, help="directory for inferenceservice.yaml and repository/")
-    p.add_argument("--storage-uri", default=None, help="where the repository will lie (default: a placeholder to fill in)")
-    p.add_argument("--cpu", default="1", help="CPU request and limit (Kubernetes quantity)")
-    p.add_argument("--memory", default="2Gi", help="memory request and limit (Kubernetes quantity)")
-    _triton_arguments(p)
-    p.set_defaults(fn=cmd_deploy_kserve)
 
     p = sub.add_parser("serve", help="serve a model or repository over the Open Inference Protocol (Triton)")
     p.add_argument("model", metavar="MODEL_OR_REPO",

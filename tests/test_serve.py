@@ -1,0 +1,335 @@
+"""`irgraph serve` as a subprocess on free loopback ports: Triton's own server binary (from
+nvidia-pytriton, in the serving environment created on first use) loads the repository written by
+`irgraph deploy triton` and reaches READY; tritonclient over HTTP (JSON and binary tensors) and gRPC
+gets `model.predict`'s results; metadata and readiness are right; after 1,000 malformed requests the
+server still answers correctly and its memory has not grown by more than a few MiB."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from examples.seed_models import k2_mlp, k2_multi_io
+from irgraph.deploy import TritonOptions, write_repository
+from irgraph.serving import free_port
+from irgraph.serving.environment import server_files
+from tests.test_deploy_triton import dynamic_time_model, inputs_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = "127.0.0.1"
+MEMORY_GROWTH_LIMIT_MIB = 8
+IN, OUT = "input_layer", "dense_2"  # the mlp's tensor names, set by the fixture (layer names are numbered per process)
+
+
+class Served:
+    def __init__(self, models, process, http_port, grpc_port, log):
+        self.models, self.process, self.log = models, process, log
+        self.http_url, self.grpc_url = f"{HOST}:{http_port}", f"{HOST}:{grpc_port}"
+        self.http_port = http_port
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    server_files()  # the serving environment: created here on first use, reused afterwards
+    repo = tmp_path_factory.mktemp("repo")
+    models = {"mlp": k2_mlp().model, "news": k2_multi_io().model, "frames": dynamic_time_model()}
+    write_repository(models["mlp"], repo, TritonOptions(name="mlp", dynamic_batching=True, max_queue_delay_us=200))
+    write_repository(models["news"], repo, TritonOptions(name="news"))
+    write_repository(models["frames"], repo, TritonOptions(name="frames", dynamic_batching=True))
+    global IN, OUT
+    [IN], [OUT] = models["mlp"].input_names, models["mlp"].output_names
+    http_port, grpc_port = free_port(), free_port()
+    log = open(repo / "serve.log", "w+b")
+    process = subprocess.Popen([sys.executable, "-m", "irgraph.tools.cli", "serve", str(repo), "--host", HOST,
+                                "--http-port", str(http_port), "--grpc-port", str(grpc_port)],
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        client = httpclient.InferenceServerClient(f"{HOST}:{http_port}")
+        while True:
+            assert process.poll() is None, f"irgraph serve exited:\n{_tail(log)}"
+            assert time.monotonic() < deadline, f"not ready after 180 s:\n{_tail(log)}"
+            try:
+                if client.is_server_ready():
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            time.sleep(0.2)
+        yield Served(models, process, http_port, grpc_port, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _tail(log) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read()[-3000:].decode(errors="replace")
+
+
+def _expected(model, xs):
+    out = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    return dict(zip(model.output_names, out if isinstance(out, list) else [out]))
+
+
+def _datatype(a) -> str:
+    return {"float32": "FP32", "int32": "INT32"}[a.dtype.name]
+
+
+# --------------------------------------------------------------------------------- readiness, metadata
+def test_triton_reaches_ready_with_every_model(served):
+    for client in (httpclient.InferenceServerClient(served.http_url), grpcclient.InferenceServerClient(served.grpc_url)):
+        assert client.is_server_live() and client.is_server_ready()
+        for name in served.models:
+            assert client.is_model_ready(name)
+        assert not client.is_model_ready("no_such_model")
+    meta = httpclient.InferenceServerClient(served.http_url).get_server_metadata()
+    assert meta["name"] == "triton" and "binary_tensor_data" in meta["extensions"]
+    assert "Open Inference Protocol" in _tail(served.log)
+
+
+def test_model_metadata_over_http_and_grpc(served):
+    http_meta = httpclient.InferenceServerClient(served.http_url).get_model_metadata("news")
+    assert [(i["name"], i["datatype"], i["shape"]) for i in http_meta["inputs"]] == [
+        ("main_input", "INT32", [-1, 100]), ("aux_input", "FP32", [-1, 5])]
+    assert [(o["name"], o["datatype"], o["shape"]) for o in http_meta["outputs"]] == [
+        ("main_output", "FP32", [-1, 1]), ("aux_output", "FP32", [-1, 1])]
+    grpc_meta = grpcclient.InferenceServerClient(served.grpc_url).get_model_metadata("frames")
+    assert [(i.name, i.datatype, list(i.shape)) for i in grpc_meta.inputs] == [("frames", "FP32", [-1, -1, 8])]
+    assert [(o.name, list(o.shape)) for o in grpc_meta.outputs] == [("probs", [-1, 3])]
+
+
+# --------------------------------------------------------------------------------- inference
+@pytest.mark.parametrize("protocol", ["http-json", "http-binary", "grpc"])
+@pytest.mark.parametrize("name", ["mlp", "news", "frames"])
+def test_inference_gives_predict_results(served, protocol, name):
+    model = served.models[name]
+    xs = inputs_for(model, batch=3)
+    module = grpcclient if protocol == "grpc" else httpclient
+    client = module.InferenceServerClient(served.grpc_url if protocol == "grpc" else served.http_url)
+    inputs = []
+    for input_name, x in zip(model.input_names, xs):
+        entry = module.InferInput(input_name, list(x.shape), _datatype(x))
+        if protocol == "grpc":
+            entry.set_data_from_numpy(x)
+        else:
+            entry.set_data_from_numpy(x, binary_data=protocol == "http-binary")
+        inputs.append(entry)
+    outputs = None
+    if protocol != "grpc":
+        outputs = [httpclient.InferRequestedOutput(n, binary_data=protocol == "http-binary") for n in model.output_names]
+    result = client.infer(name, inputs, outputs=outputs)
+    for output_name, want in _expected(model, xs).items():
+        np.testing.assert_allclose(result.as_numpy(output_name), want, rtol=1e-5, atol=1e-6)
+
+
+def test_plain_json_request_and_concurrent_batch_one_requests(served):
+    """A hand-written JSON body (what curl or requests send); then 64 concurrent batch-1 requests
+    through the dynamic batcher, each answered with its own row."""
+    model = served.models["mlp"]
+    x = inputs_for(model, batch=64)[0]
+    body = {"inputs": [{"name": IN, "shape": [1, 784], "datatype": "FP32", "data": x[0].tolist()}]}
+    status, payload = _post(served.http_port, "/v2/models/mlp/infer", json.dumps(body).encode())
+    assert status == 200, payload
+    [out] = json.loads(payload)["outputs"]
+    want = model.predict(x, verbose=0)
+    np.testing.assert_allclose(np.array(out["data"]).reshape(out["shape"]), want[:1], rtol=1e-5, atol=1e-6)
+    got = [None] * len(x)
+
+    def one(i):
+        c = httpclient.InferenceServerClient(served.http_url)
+        entry = httpclient.InferInput(IN, [1, 784], "FP32")
+        entry.set_data_from_numpy(x[i:i + 1], binary_data=True)
+        got[i] = c.infer("mlp", [entry]).as_numpy(OUT)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(x))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_allclose(np.concatenate(got), want, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------- malformed requests
+def _post(port, path, body: bytes, headers=None, timeout=30):
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _binary_body(x: np.ndarray, declared_size: int, extra: bytes = b"") -> tuple[bytes, dict]:
+    header = json.dumps({"inputs": [{"name": IN, "shape": list(x.shape), "datatype": "FP32",
+                                     "parameters": {"binary_data_size": declared_size}}]}).encode()
+    return header + x.tobytes() + extra, {"Inference-Header-Content-Length": str(len(header))}
+
+
+def _malformed_http(x):
+    ok = x[:1].tolist()
+    good = {"name": IN, "shape": [1, 784], "datatype": "FP32", "data": ok}
+    kinds = {
+        "malformed JSON": (b'{"inputs": [{"name": IN, "shape": [1, 784]', {}),
+        "not an object": (b"[1, 2, 3]", {}),
+        "unknown tensor": (json.dumps({"inputs": [{**good, "name": "nope"}]}).encode(), {}),
+        "wrong shape": (json.dumps({"inputs": [{**good, "shape": [1, 783]}]}).encode(), {}),
+        "data of another size than the shape": (json.dumps({"inputs": [{**good, "shape": [2, 784]}]}).encode(), {}),
+        "wrong datatype": (json.dumps({"inputs": [{**good, "datatype": "INT64"}]}).encode(), {}),
+        "strings for numbers": (json.dumps({"inputs": [{**good, "data": ["a"] * 784}]}).encode(), {}),
+        "binary shorter than its header says": _binary_body(x[:1], 784 * 4 + 16),
+        "binary longer than its header says": _binary_body(x[:1], 784 * 4 - 16),
+        "binary trailing bytes": _binary_body(x[:1], 784 * 4, b"\0" * 64),
+        "header length past the body": (b'{"inputs": []}', {"Inference-Header-Content-Length": "100000"}),
+        "over the batch size limit": (json.dumps({"inputs": [{**good, "shape": [33, 784],
+                                                               "data": [0.0] * (33 * 784)}]}).encode(), {}),
+    }
+    return kinds
+
+
+# Triton 2.51 answers a JSON body it cannot parse as the protocol's tensors (syntax, 'data' of another
+# shape or type than declared) with 500 and the parser's message; every other refusal is a 4xx
+JSON_PARSE_ERRORS = (b"failed to parse the request JSON buffer", b"Unable to parse")
+
+
+def _refused(status: int, payload: bytes) -> bool:
+    error = json.loads(payload).get("error", "").encode()
+    return 400 <= status < 500 or (status == 500 and error.startswith(JSON_PARSE_ERRORS))
+
+
+def _rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Triton and its Python stubs)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        stack.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+def _answers_correctly(served) -> None:
+    model = served.models["mlp"]
+    x = inputs_for(model, batch=2)[0]
+    entry = httpclient.InferInput(IN, list(x.shape), "FP32")
+    entry.set_data_from_numpy(x, binary_data=True)
+    got = httpclient.InferenceServerClient(served.http_url).infer("mlp", [entry]).as_numpy(OUT)
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_malformed_requests_get_4xx_and_the_server_keeps_serving(served):
+    x = inputs_for(served.models["mlp"], batch=1)[0]
+    kinds = _malformed_http(x)
+    paths = {"unknown model": "/v2/models/no_such_model/infer"}
+    # one of each, with the status and the message checked
+    for what, (body, headers) in kinds.items():
+        status, payload = _post(served.http_port, "/v2/models/mlp/infer", body, headers)
+        assert _refused(status, payload), (what, status, payload)
+        assert json.loads(payload)["error"], what
+    status, payload = _post(served.http_port, paths["unknown model"], json.dumps({"inputs": []}).encode())
+    assert 400 <= status < 500 and b"no_such_model" in payload
+    _answers_correctly(served)
+    pid = served.process.pid
+    before = _rss_kib(pid)
+    # 1,000 malformed requests of those kinds (and an unknown model), round robin
+    cases = [("/v2/models/mlp/infer", body, headers) for body, headers in kinds.values()]
+    cases.append((paths["unknown model"], b'{"inputs": []}', {}))
+    statuses = []
+    for i in range(1000):
+        path, body, headers = cases[i % len(cases)]
+        statuses.append(_post(served.http_port, path, body, headers))
+    assert all(_refused(s, p) for s, p in statuses), sorted({(s, p[:80]) for s, p in statuses})
+    _answers_correctly(served)
+    growth_mib = (_rss_kib(pid) - before) / 1024
+    assert growth_mib <= MEMORY_GROWTH_LIMIT_MIB, f"server memory grew by {growth_mib:.1f} MiB"
+
+
+def test_oversized_request_is_refused(served):
+    """A body far over any request a model of this size takes (64 MiB of zeros declared as one
+    [1, 784] tensor): refused with a 4xx, then the server answers."""
+    body, headers = _binary_body(np.zeros((1, 784), np.float32), 784 * 4, b"\0" * (64 << 20))
+    status, payload = _post(served.http_port, "/v2/models/mlp/infer", body, headers, timeout=120)
+    assert 400 <= status < 500, (status, payload[:300])
+    _answers_correctly(served)
+
+
+def test_malformed_grpc_requests_get_an_error_status(served):
+    client = grpcclient.InferenceServerClient(served.grpc_url)
+    x = inputs_for(served.models["mlp"], batch=1)[0]
+
+    def infer(model="mlp", name=IN, array=x, datatype="FP32"):
+        entry = grpcclient.InferInput(name, list(array.shape), datatype)
+        entry._raw_content = array.tobytes()  # the bytes as sent, whatever the declared shape and type
+        return client.infer(model, [entry])
+
+    cases = {"unknown model": dict(model="no_such_model"), "unknown tensor": dict(name="nope"),
+             "wrong shape": dict(array=np.zeros((1, 783), np.float32)),
+             "wrong datatype": dict(datatype="INT64"),
+             "over the batch size limit": dict(array=np.zeros((33, 784), np.float32))}
+    for what, kwargs in cases.items():
+        with pytest.raises(InferenceServerException) as err:
+            infer(**kwargs)
+        assert err.value.status() in ("StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND",
+                                      "StatusCode.UNAVAILABLE"), (what, err.value.status(), err.value.message())
+        assert err.value.message(), what
+    for i in range(200):
+        kwargs = list(cases.values())[i % len(cases)]
+        with pytest.raises(InferenceServerException):
+            infer(**kwargs)
+    _answers_correctly(served)
+
+
+def test_many_concurrent_connections_are_served_or_refused_cleanly(served):
+    """300 connections held open at once, each then sending one request: every one is answered
+    (200) or refused with a 4xx/5xx status or a closed connection; none hangs; afterwards the server answers."""
+    body = json.dumps({"inputs": [{"name": IN, "shape": [1, 784], "datatype": "FP32",
+                                   "data": [0.0] * 784}]}).encode()
+    request = (f"POST /v2/models/mlp/infer HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    sockets = []
+    for _ in range(300):
+        s = socket.create_connection((HOST, served.http_port), timeout=60)
+        sockets.append(s)
+    outcomes = []
+    for s in sockets:
+        try:
+            s.sendall(request)
+            status_line = s.makefile("rb").readline()
+            outcomes.append(int(status_line.split()[1]) if status_line else "closed")
+        except OSError:
+            outcomes.append("closed")
+        finally:
+            s.close()
+    assert all(o == 200 or o == "closed" or 400 <= o < 600 for o in outcomes)
+    assert outcomes.count(200) > 0
+    _answers_correctly(served)
