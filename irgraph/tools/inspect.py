@@ -172,11 +172,3 @@ def target_text(target: Target, report: dict) -> str:
     else:
         head = onnx_summary(target.proto)
     return head + render(report)
-
-
-def write_html(target: Target, path: str, batch=None, dims=None, train=False) -> None:
-    from ..inspection.html import write_model_html, write_onnx_html
-    if target.model is not None:
-        write_model_html(target.model, path, batch=batch, dims=dims, train=train, title=target.label)
-    else:
-        write_onnx_html(target.proto, path, batch=batch, dims=dims, title=target.label)
