@@ -375,16 +375,22 @@ class Model(Layer):
 
     def get_layer(self, name=None, index=None):
         """By index into ``layers`` (Keras's), or by name: a layer, or an operation such as ``a + b``."""
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         if index is not None:
             layers = self.layers
             if not -len(layers) <= index < len(layers):
-                raise ValueError(f"model '{self.name}' has {len(layers)} layers; "
-                                 f"index {index} is out of range")
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} "
+                                 f"layers. Model '{self.name}' has {len(layers)} layers; index {index} is out "
+                                 "of range")
             return layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
         for lyr in self.layers + self._layers_list:
             if lyr.name == name:
                 return lyr
-        raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: "
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[lyr.name for lyr in self.layers]}. "
+                         f"There is no layer named {name!r} in model '{self.name}'; layers: "
                          f"{', '.join(lyr.name for lyr in self._layers_list)}")
 
     def build(self, input_shape=None):
