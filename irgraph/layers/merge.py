@@ -25,7 +25,9 @@ class _Merge(Layer):
 
     def _check_inputs(self, inputs):
         if not isinstance(inputs, (list, tuple)):
-            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) must be called on a list of "
+            got = f"input_shape={_fmt(tuple(inputs.shape))}" if hasattr(inputs, "shape") else f"inputs={inputs!r}"
+            raise ValueError(f"A merge layer should be called on a list of inputs. Received: {got} (not a list "
+                             f"of shapes): layer '{self.name}' ({type(self).__name__}) must be called on a list of "
                              f"tensors, got {type(inputs).__name__}")
         n = len(inputs)
         if n < self.min_inputs or (self.max_inputs is not None and n > self.max_inputs):
@@ -38,8 +40,9 @@ class _Merge(Layer):
         for s in shapes[1:]:
             if len(s) != len(ref) or any(a is not None and b is not None and a != b and 1 not in (a, b)
                                          for a, b in zip(ref[1:], s[1:])):
-                raise ValueError(f"layer '{self.name}' ({type(self).__name__}): inputs have incompatible "
-                                 f"shapes; received shapes {', '.join(_fmt(t) for t in shapes)}. The inputs "
+                raise ValueError(f"Inputs have incompatible shapes. Received shapes {_fmt(ref[1:])} and "
+                                 f"{_fmt(s[1:])}: layer '{self.name}' ({type(self).__name__}): inputs have "
+                                 f"incompatible shapes; received shapes {', '.join(_fmt(t) for t in shapes)}. The inputs "
                                  "need the same rank and equal dims (or 1, which broadcasts) after the batch axis")
 
     def build(self, input_shape):
