@@ -3,11 +3,14 @@ this environment already did), the test command (as .ci/run reads it), the Pytho
 the command-line examples."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -69,7 +72,7 @@ def test_main_job_runs_end_to_end(tmp_path):
 def test_usage_example_and_command_line_examples(tmp_path, monkeypatch):
     """The Python example runs with data of its shapes; then the command-line examples, in the
     same directory (``irgraph inspect mlp.onnx`` reads the file the example wrote)."""
-    [example] = blocks("python")
+    example = blocks("python")[0]  # the Use section's; the Deploy section's runs in test_deploy_section
     rng = np.random.default_rng(0)
     data = rng.standard_normal((64, 784)).astype(np.float32)
     labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
@@ -83,3 +86,59 @@ def test_usage_example_and_command_line_examples(tmp_path, monkeypatch):
     for cmd in cli:
         out = run(cmd, cwd=str(tmp_path))
         assert out.strip()
+
+
+def section(title: str) -> str:
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    return re.search(rf"^## {title}\n(.*?)(?=^## )", text, flags=re.S | re.M).group(1)
+
+
+def test_deploy_section(tmp_path):
+    """The Deploy section: deploy, serve (on free loopback ports instead of 8000/8001), the curl
+    queries, and the Python queries (tritonclient HTTP binary, gRPC, requests) print the results
+    of the written ONNX file run in onnxruntime."""
+    import onnxruntime as ort
+
+    from irgraph.serving import free_port
+    from irgraph.serving.environment import server_files
+    text = section("Deploy")
+    [sh] = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+    [py] = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    deploy, serve, *queries = commands(sh)
+    assert deploy.startswith("irgraph deploy triton") and serve.startswith("irgraph serve")
+    assert all(q.startswith("curl ") for q in queries) and len(queries) == 3
+    http_port, grpc_port = free_port(), free_port()
+
+    def ports(line: str) -> str:
+        return line.replace("localhost:8000", f"127.0.0.1:{http_port}").replace("localhost:8001", f"127.0.0.1:{grpc_port}")
+
+    run(deploy, cwd=str(tmp_path))
+    server_files()  # the serving environment (created on first use)
+    argv = shlex.split(serve.replace("8000", str(http_port)).replace("8001", str(grpc_port)))
+    argv[0] = os.path.join(BIN, "irgraph")
+    server = subprocess.Popen(argv, cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": ROOT},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        line = ""
+        while not line.startswith("irgraph serve: models"):
+            line = server.stdout.readline()
+            assert line or server.poll() is None, "irgraph serve exited before it was ready"
+        threading.Thread(target=server.stdout.read, daemon=True).start()  # keep the pipe drained
+        outs = [subprocess.run(shlex.split(ports(q)), capture_output=True, text=True, timeout=60).stdout for q in queries]
+        assert outs[0].strip() == "200"
+        assert json.loads(outs[1])["name"] == "benzene"
+        session = ort.InferenceSession(str(tmp_path / "models/benzene/1/model.onnx"), providers=["CPUExecutionProvider"])
+        want = session.run(None, {"input_layer": np.linspace(0.1, 1.2, 12, dtype=np.float32).reshape(1, 12)})[0]
+        np.testing.assert_allclose(json.loads(outs[2])["outputs"][0]["data"], want.ravel(), rtol=1e-6)
+        printed = subprocess.run([sys.executable, "-c", ports(py)], capture_output=True, text=True, timeout=120)
+        assert printed.returncode == 0, printed.stderr[-2000:]
+        numbers = [float(v) for v in re.findall(r"-?\d+\.\d+(?:e[-+]\d+)?", printed.stdout)]
+        np.testing.assert_allclose(numbers, [float(want.ravel()[0])] * 3, rtol=1e-5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
