@@ -85,9 +85,14 @@ def known(op: str) -> bool:
 
 def numel(shape) -> int | None:
     """Number of elements, or None if a dimension is not a known integer."""
-    if shape is None or any(not isinstance(d, int) or d < 0 for d in shape):
+    if shape is None:
         return None
-    return math.prod(shape)
+    n = 1
+    for d in shape:
+        if d.__class__ is not int or d < 0:
+            return None
+        n *= d
+    return n
 
 
 def macs(op: str, attrs: dict, ins: list, outs: list) -> int | None:

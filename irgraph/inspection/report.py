@@ -258,28 +258,35 @@ def _shapes_text(shapes) -> str:
     return " ".join(parts)
 
 
+def _table(headers, rows, right) -> str:
+    """A plain text table (rich's tables take seconds for thousands of rows)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  " + "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+    rule = "  " + "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule] + [line(r) for r in rows]) + "\n"
+
+
 def render(report: dict, width: int = 130) -> str:
-    from rich import box
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     buf = io.StringIO()
     con = Console(file=buf, width=width, color_system=None)
     batch = report["batch"]
     title = f"costs of '{report['model']}'" + (f" at batch {batch}" if batch is not None else
                                                " per sample (batch 1; --batch N for another)")
-    table = Table(title=escape(title), box=box.SIMPLE_HEAD, title_justify="left")
-    for col, right in (("layer", False), ("type", False), ("output shape", False), ("params", True),
-                       ("MACs", True), ("activations", True), ("weights", True)):
-        table.add_column(col, justify="right" if right else "left", overflow="fold")
+    rows = []
     for r in report["layers"]:
-        macs = human(r["macs"]) if r["macs"] is not None else (
-            f"unknown ({', '.join(r['unknown_ops'])})")
+        macs = human(r["macs"]) if r["macs"] is not None else f"unknown ({', '.join(r['unknown_ops'])})"
         params = f"{r['params']:,}" + (" shared" if r["shared_weights"] and not r["params"] else "")
-        table.add_row(escape(r["name"]), escape(str(r["type"])), escape(_shapes_text(r["output_shapes"])),
-                      params, escape(macs), human_bytes(r["activation_bytes"]), human_bytes(r["weight_bytes"]))
-    con.print(table)
+        rows.append([r["name"], str(r["type"]), _shapes_text(r["output_shapes"]), params, macs,
+                     human_bytes(r["activation_bytes"]), human_bytes(r["weight_bytes"])])
+    buf.write(title + "\n\n")
+    buf.write(_table(["layer", "type", "output shape", "params", "MACs", "activations", "weights"], rows,
+                     [False, False, False, True, True, True, True]))
+    buf.write("\n")
     t = report["total"]
     macs = human(t["macs"]) + ("" if t["macs_complete"] else " + unknown")
     con.print(f"total: {t['params']:,} parameters ({t['non_trainable_params']:,} non-trainable), "

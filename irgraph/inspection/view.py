@@ -14,6 +14,7 @@ when a view is built; the rest stay symbolic and make the costs that need them u
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -149,6 +150,7 @@ def _counts_as_parameter(view: View, src: Tensor, name: str, readers: list) -> b
 _ITEMSIZE = {"bool": 1, "bfloat16": 2, "float8e4m3fn": 1, "float8e5m2": 1, "string": 8}
 
 
+@functools.lru_cache(maxsize=None)
 def _itemsize(dtype: str) -> int:
     if dtype in _ITEMSIZE:
         return _ITEMSIZE[dtype]
@@ -315,6 +317,7 @@ def _substitute_dims(m, dims: dict) -> None:
                 d.dim_value = int(dims[d.dim_param])
 
 
+@functools.lru_cache(maxsize=None)
 def _onnx_dtype_name(elem_type: int) -> str | None:
     from onnx import helper
     try:
