@@ -333,3 +333,16 @@ def test_many_concurrent_connections_are_served_or_refused_cleanly(served):
     assert all(o == 200 or o == "closed" or 400 <= o < 600 for o in outcomes)
     assert outcomes.count(200) > 0
     _answers_correctly(served)
+
+
+def test_bench_serve_runs_without_errors():
+    """bench/serve.py, short: both variants and the in-process rows, every reply checked (no timing asserted)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_serve", os.path.join(ROOT, "bench", "serve.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    payload = bench.run("examples.seed_models:k2_mlp", requests=64, clients=4, protocol="grpc")
+    variants = [r["variant"] for r in payload["rows"]]
+    assert variants[0].endswith("_unbatched") and variants[1].endswith("_batched") and len(variants) == 4
+    assert all(r["requests"] == 64 and r["errors"] == 0 and r["p50_ms"] > 0 for r in payload["rows"])
+    assert payload["server_startup_s"] > 0 and payload["dynamic_batching_gain"] > 0
