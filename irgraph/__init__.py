@@ -11,6 +11,14 @@ from .tensor import Input, KerasTensor  # noqa: F401
 __version__ = "0.1.0"
 
 
+def convert(source, output, opset: int = 17, train_step=None, custom_objects=None):
+    """A model file (Keras 3 ``.keras``, Keras 2 ``.h5``, irgraph's own) or a Model to an inference
+    ONNX file, and with ``train_step`` also its training-step ONNX file; returns a report (printable)
+    of the inputs, outputs and operators written. See `irgraph.conversion`."""
+    from .conversion import convert as _convert
+    return _convert(source, output, opset=opset, train_step=train_step, custom_objects=custom_objects)
+
+
 def __getattr__(name):
     """``irgraph.applications`` (as ``keras.applications``) and the other optional subpackages,
     imported on first use so that ``import irgraph`` stays light."""

@@ -22,7 +22,6 @@ or weight.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -392,9 +391,15 @@ def load_keras3_weights_file(model, path, skip_mismatch: bool = False) -> None:
 
 
 def _open_h5(h5py, path_or_bytes, source):
+    """An HDF5 file from a path, or from bytes held in memory (HDF5's file-image driver: no Python
+    file object in the read path, nothing written to disk)."""
     try:
-        target = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
-        return h5py.File(target, "r")
+        if isinstance(path_or_bytes, bytes):
+            fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+            fapl.set_fapl_core(backing_store=False)
+            fapl.set_file_image(path_or_bytes)
+            return h5py.File(h5py.h5f.open(b"model.weights.h5", h5py.h5f.ACC_RDONLY, fapl=fapl))
+        return h5py.File(path_or_bytes, "r")
     except (OSError, ValueError) as err:
         raise ModelFileError(f"{source}: the weights are not a readable HDF5 file (truncated or corrupt?): "
                              f"{err}") from None

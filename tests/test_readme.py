@@ -142,3 +142,30 @@ def test_deploy_section(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def test_keras_model_files_section(tmp_path, monkeypatch):
+    """The Keras model files section: a model saved by Keras 3 as model.keras and model.h5 is
+    loaded, predicts as Keras, trains, and the convert commands write ONNX files onnxruntime runs."""
+    import onnxruntime as ort
+
+    from tests.keras_compat.keras_seeds import mlp
+    text = section("Keras model files")
+    [py] = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    [sh] = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+    kmodel, x, _ = mlp()
+    kmodel.save(str(tmp_path / "model.keras"))
+    kmodel.save(str(tmp_path / "model.h5"))
+    y = np.eye(10, dtype=np.float32)[[1, 2, 3, 4]]
+    monkeypatch.chdir(tmp_path)
+    namespace = {"x": x, "y": y}
+    exec(compile(py, "README.md", "exec"), namespace)
+    trained = namespace["model"].get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(trained, kmodel.get_weights())), "fit trained"
+    for cmd in commands(sh):
+        assert "converted" in run(cmd, cwd=str(tmp_path))
+    assert (tmp_path / "model_step.onnx").exists()
+    for name in ("model.onnx", "model_from_h5.onnx"):
+        session = ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, kmodel.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
