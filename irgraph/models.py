@@ -816,6 +816,9 @@ class Model(Layer):
     # ======================================================== end of saving ==========================
 
 
+Functional = Model  # Keras 3's name for a model built from inputs and outputs (keras.Model(...) is one)
+
+
 class Sequential(Model):
     """A linear stack of layers; built as soon as the input shape is known."""
 

@@ -730,6 +730,9 @@ def _model_from_config(cls, config, custom_objects=None):
     from .models import Sequential
     if is_keras3_config(config):
         config = keras3_to_irgraph(config)
+    elif _has_keras2_nodes(config):  # Keras 1/2's inbound nodes: [[layer, node, tensor, kwargs], ...]
+        from .keras_files import keras2_to_irgraph
+        config = keras2_to_irgraph(config)
     if issubclass(cls, Sequential):
         return _sequential_from_config(cls, config, custom_objects)
     if isinstance(config, list) or (isinstance(config, dict) and "layers" in config
@@ -763,8 +766,11 @@ def _model_from_config(cls, config, custom_objects=None):
         if not progress:
             stuck = [(n, [r for r in pending[n][0]["input_tensors"] if tuple(r) not in tensors])
                      for n in order if pending[n]]
+            absent = [r[0] for _, refs in stuck for r in refs if r[0] not in created]
+            why = f"Missing node: {absent[0]} (no layer of that name)" if absent else \
+                "its layers call each other in a loop"
             raise ValueError(f"model config '{config.get('name')}' is inconsistent: layer "
-                             f"'{stuck[0][0]}' needs tensors {stuck[0][1]} that no layer produces")
+                             f"'{stuck[0][0]}' needs tensors {stuck[0][1]} that no layer produces; {why}")
 
     def struct(refs_key, tpl_key):
         refs = []
@@ -911,6 +917,12 @@ def compile_kwargs(cfg: dict, custom_objects=None) -> dict:
 KERAS_TENSOR = "__keras_tensor__"
 
 
+def _has_keras2_nodes(config) -> bool:
+    from .keras_files import is_keras2_node
+    return isinstance(config, dict) and isinstance(config.get("layers"), list) and any(
+        isinstance(spec, dict) and is_keras2_node(n) for spec in config["layers"] for n in spec.get("inbound_nodes") or [])
+
+
 def is_keras3_config(config) -> bool:
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         return False
@@ -1036,6 +1048,8 @@ def _keras3_structure(v, where):
             return _Slot(len(refs) - 1)
         if isinstance(x, list):
             return [walk(y) for y in x]
+        if isinstance(x, tuple):
+            return tuple(walk(y) for y in x)
         if isinstance(x, dict):
             return {k: walk(y) for k, y in x.items()}
         raise ValueError(f"{where} of a Keras 3 config holds {x!r:.80}, not a [layer, node, index] reference")
