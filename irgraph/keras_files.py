@@ -432,13 +432,13 @@ def set_keras3_optimizer_state(model, h5file, source: str) -> bool:
     layout = _SLOT_GROUPS.get(type(opt).__name__)
     datasets = [vars_[k] for k in sorted((k for k in vars_ if k.isdigit()), key=int)]
     weights = model.trainable_weights
-    extra = 1 if type(opt).__name__ == "Nadam" else 0  # Nadam's u_product follows the learning rate
+    extra = 1 if type(opt).__name__ == "Nadam" else 0  # Nadam's u_product comes after its slots
     if layout is None or list(opt.slot_names()) != [s for g in layout(opt) for s in g]:
         warnings.warn(f"{source}: the optimizer state of {type(opt).__name__} is not restored (irgraph does "
                       "not know its Keras 3 layout); training continues from fresh optimizer slots")
         return False
     expected = 2 + extra + sum(len(g) for g in layout(opt)) * len(weights)
-    if len(datasets) == 2 + extra:  # compiled but never trained: Keras built no slots yet
+    if len(datasets) == 2:  # compiled but never trained: Keras built no slots (nor u_product) yet
         opt.iterations = int(np.asarray(datasets[0][()]))
         return True
     if len(datasets) != expected:
@@ -446,7 +446,7 @@ def set_keras3_optimizer_state(model, h5file, source: str) -> bool:
                       f"over this model's {len(weights)} trainable weights needs {expected}; the optimizer "
                       "state is not restored (training continues from fresh slots)")
         return False
-    state, i = {}, 2 + extra
+    state, i = {}, 2
     for group in layout(opt):
         for w in weights:
             for slot in group:

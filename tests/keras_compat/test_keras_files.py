@@ -90,11 +90,22 @@ def test_loaded_model_keeps_training(saved, fmt):
     assert any(changed), f"{name}.{fmt}: fit changed no weight"
 
 
-def test_keras_optimizer_state_is_restored(tmp_path):
-    """Adam's iterations and slots saved by Keras after training come back, so the next step of
-    irgraph equals the next step of Keras."""
+OPTIMIZERS = {
+    "adam": lambda o: o.Adam(0.01), "adam_amsgrad": lambda o: o.Adam(0.01, amsgrad=True),
+    "adamw": lambda o: o.AdamW(0.01), "sgd_momentum": lambda o: o.SGD(0.05, momentum=0.9),
+    "rmsprop_centered": lambda o: o.RMSprop(0.001, momentum=0.5, centered=True),
+    "adagrad": lambda o: o.Adagrad(0.05), "adadelta": lambda o: o.Adadelta(1.0),
+    "adamax": lambda o: o.Adamax(0.01), "nadam": lambda o: o.Nadam(0.01),
+}
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+def test_keras_optimizer_state_is_restored(tmp_path, opt):
+    """Each optimizer's iterations and slots saved by Keras after training come back (Keras 3's
+    layout of them, checked here against Keras itself), so the next step of irgraph equals the
+    next step of Keras."""
     model, x, _ = keras_seeds.mlp()
-    model.compile(optimizer=keras_seeds.keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+    model.compile(optimizer=OPTIMIZERS[opt](keras_seeds.keras.optimizers), loss="categorical_crossentropy")
     rng = np.random.default_rng(0)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 4)]
     model.fit(x, y, epochs=3, batch_size=4, verbose=0, shuffle=False)
