@@ -18,6 +18,9 @@ from .operators import TensorOperators
 
 
 class KerasTensor(TensorOperators):
+    # Keras 3's flags: irgraph's tensors are dense (onnxruntime has no sparse or ragged tensors)
+    sparse = False
+    ragged = False
 
     def __init__(self, shape, dtype: str = "float32", name: str | None = None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)

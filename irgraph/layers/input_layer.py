@@ -41,10 +41,10 @@ class InputLayer(Layer):
         if "batch_input_shape" in kwargs:
             batch_input_shape = kwargs.pop("batch_input_shape")
             batch_shape = batch_input_shape if batch_shape is None else batch_shape
-        if sparse:
-            raise _dense_only("sparse")
         if ragged:
             raise _dense_only("ragged")
+        if sparse and input_tensor is None:  # with a tensor: Keras's 'incompatible `sparse`' below
+            raise _dense_only("sparse")
         self.sparse = self.ragged = False
         self.optional = bool(optional)
         if input_tensor is not None:
