@@ -150,3 +150,25 @@ def test_lambda_code_in_a_file_is_never_run(tmp_path):
     model.save(path)
     with pytest.raises(Exception, match="double"):
         load_model(path)
+
+
+def test_dynamic_time_axis_survives_conversion(tmp_path):
+    """An LSTM over sequences of any length (Input((None, 8))): the converted file has a dynamic
+    time axis and a native ONNX LSTM, and plain onnxruntime matches Keras at two lengths."""
+    from irgraph.conversion import convert
+    keras = keras_seeds.keras
+    inp = keras.Input((None, 8), name="tokens")
+    h = keras.layers.LSTM(6, return_sequences=True, name="enc")(inp)
+    out = keras.layers.GRU(4, name="dec")(h)
+    model = keras.Model(inp, out)
+    path = str(tmp_path / "seq.keras")
+    model.save(path)
+    report = convert(path, tmp_path / "seq.onnx")
+    assert report.inputs[0][1] == (None, None, 8)
+    assert report.operators.get("LSTM") == 1 and report.operators.get("GRU") == 1
+    sess = ort.InferenceSession(str(tmp_path / "seq.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for steps in (3, 11):
+        x = rng.random((2, steps, 8), dtype=np.float32)
+        np.testing.assert_allclose(sess.run(None, {"tokens": x})[0], model.predict(x, verbose=0),
+                                   rtol=1e-5, atol=1e-5)
