@@ -977,7 +977,7 @@ def _keras3_layer_spec(spec: dict) -> dict:
         else:
             cfg = {k: _keras3_value(v) for k, v in cfg.items()
                    if not (k in _KERAS3_DEFAULTS and v == _KERAS3_DEFAULTS[k])}
-            for k in ("optional", "ragged", "sparse"):
+            for k in ("ragged", "sparse"):  # optional=True is kept: Input(optional=True) is supported
                 if cfg.get(k):
                     raise ValueError(f"layer '{cfg.get('name')}' ({spec.get('class_name')}): {k}=True is "
                                      "not supported by irgraph")

@@ -735,3 +735,20 @@ def test_onnx_names_follow_keras_flatten_order():
     assert list(ours.input) == list(theirs.input) == ["b", "a"]  # the structure as given
     assert ours.output_names == ["y", "z"]
     assert _check_onnx(ours) == (["a", "b"], ["y", "z"])
+
+
+def test_optional_input_survives_config_json_and_save(tmp_path):
+    i1 = Input((2,), name="i1")
+    i2 = Input((2,), name="i2", optional=True)
+    model = Model({"i1": i1, "i2": i2}, layers.Dense(3, name="d")(OptionalInputLayer(name="opt")(i1, i2)))
+    objects = {"OptionalInputLayer": OptionalInputLayer}
+    path = str(tmp_path / "optional.onnx")
+    model.save(path)
+    x, y = _rand(4, 2), _rand(4, 2, seed=1)
+    for other in (Model.from_config(model.get_config(), custom_objects=objects),
+                  model_from_json(model.to_json(), custom_objects=objects),
+                  load_model(path, custom_objects=objects)):
+        assert [s.optional for s in other._signature.slots] == [False, True]
+        other.set_weights(model.get_weights())
+        for data in ({"i1": x, "i2": None}, {"i1": x, "i2": y}):
+            np.testing.assert_allclose(other.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
