@@ -559,6 +559,9 @@ def load_keras_h5(path, custom_objects=None, compile: bool = True):  # noqa: A00
     check_classes(config, custom_objects, source)
     if not version.startswith("3"):  # written by Keras 1 or 2 (or tf.keras)
         config = keras2_to_irgraph(config)
+    elif isinstance(config.get("config"), dict) and isinstance(config["config"].get("layers"), list):
+        from .serialization import keras3_to_irgraph  # Keras 3's legacy .h5 writes no module names,
+        config = dict(config, config=keras3_to_irgraph(config["config"]))  # so say which form it is
     model = _build(lambda: model_from_json(json.dumps(config), custom_objects=custom_objects), source)
     if has_weights:
         load_hdf5_weights(model, path)

@@ -219,7 +219,26 @@ def custom_layer():
     return model, _rng().random((3, 8), dtype=np.float32), {"Scale": irgraph_scale_class()}
 
 
+def time_distributed_mlp(steps=5):
+    """Seed 001/003's model reuse: the MLP applied to every step with TimeDistributed(model)."""
+    inner, _, _ = mlp()
+    sequences = keras.Input(shape=(steps, 784))
+    model = keras.Model(sequences, layers.TimeDistributed(inner)(sequences))
+    model.compile("rmsprop", "categorical_crossentropy")
+    return model, _rng().random((2, steps, 784), dtype=np.float32), {}
+
+
+def square_lambda(size=16):
+    """Seed 004's ``Lambda(lambda x: x ** 2)``: Keras stores the lambda's bytecode, which irgraph
+    never runs; the function is given by the Lambda layer's name."""
+    model = keras.Sequential([keras.Input((size,)), layers.Lambda(lambda x: x ** 2, name="square"),
+                              layers.Dense(3)])
+    model.compile("adam", "mse")
+    return model, _rng().random((2, size), dtype=np.float32), {"square": lambda x: x ** 2}
+
+
 SEED_MODELS = {
+    "time_distributed_mlp": time_distributed_mlp, "square_lambda": square_lambda,
     "mlp": mlp, "multi_io": multi_io, "shared_lstm": shared_lstm, "inception": inception,
     "residual": residual, "shared_vision": shared_vision, "vqa": vqa, "video_qa": video_qa,
     "autoencoder": autoencoder, "memory_network": memory_network,
