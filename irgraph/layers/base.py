@@ -11,6 +11,7 @@ import functools
 import inspect
 import re
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -89,6 +90,13 @@ def _shape_struct(inputs):
     return tuple(inputs.shape)
 
 
+class CallArguments(NamedTuple):
+    """A call's positional and keyword arguments, tensors in place (Keras 3's ``node.arguments``)."""
+
+    args: tuple
+    kwargs: dict
+
+
 class Node:
     """One call of a layer: the call-argument template, input tensors (flattened) and outputs.
 
@@ -107,6 +115,24 @@ class Node:
         self.output_template = output_template
         self.mask_tensors = list(mask_tensors)
         self.masking = masking or MaskPlan.none()
+        for t in self.input_tensors:  # Keras 3: each producer lists the calls that read its tensors
+            producer = t._keras_history[0] if getattr(t, "_keras_history", None) else None
+            if producer is not None:
+                producer.__dict__.setdefault("_outbound_nodes", []).append(self)
+
+    # Keras 3's names for a call: the operation called, whether it is an Input's node, its arguments
+    @property
+    def operation(self):
+        return self.layer
+
+    @property
+    def is_input(self) -> bool:
+        return not self.input_tensors
+
+    @property
+    def arguments(self) -> "CallArguments":
+        inputs, args, kwargs = rebuild(self.template, self.input_tensors)
+        return CallArguments(args=tuple(args) if self.is_input else (inputs,) + tuple(args), kwargs=dict(kwargs))
 
     @property
     def all_input_tensors(self) -> list:
