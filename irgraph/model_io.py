@@ -112,6 +112,18 @@ def _describe_nested(data):
     return tuple(items) if isinstance(data, tuple) else items
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a warning given by irgraph code, so that it points at the user's line
+    (the first caller outside the irgraph package), for the function calling ``warnings.warn``."""
+    import os
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -197,7 +209,7 @@ class Signature:
                 f"Expected: {expected}\nReceived: inputs={_describe(data)}")
 
     def _warn_structure(self, data) -> None:
-        warnings.warn(self._structure_message(data), UserWarning, stacklevel=4)
+        warnings.warn(self._structure_message(data), UserWarning, stacklevel=user_stacklevel())
 
     # ----------------------------------------------------------------------------- outputs
     def pack_outputs(self, flat: list):

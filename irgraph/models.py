@@ -16,7 +16,7 @@ from . import tree
 from .ir import Graph
 from .layers.base import Layer, Node, _is_tensor, flatten
 from .layers.input_layer import InputLayer
-from .model_io import InputSlot, Signature, check_shape
+from .model_io import InputSlot, Signature, check_shape, user_stacklevel
 from .ops.base import Spec
 from .tensor import Input, KerasTensor
 
@@ -326,13 +326,18 @@ class Model(Layer):
     def input(self):
         """The inputs in the structure the model was built with (Keras 3): a tensor, a list, a
         dict, a namedtuple... (``inputs`` is the flat list)."""
-        return self._input_struct
+        return self._built_structure("_input_struct", "input")
 
     @property
     def output(self):
         """The outputs in the structure the model was built with (``model.output['a']`` for a dict
         of outputs; ``outputs`` is the flat list)."""
-        return self._output_struct
+        return self._built_structure("_output_struct", "output")
+
+    def _built_structure(self, attr: str, what: str):
+        if attr not in self.__dict__:  # not built yet (hasattr(model, 'input') is False, as in Keras)
+            raise AttributeError(f"Layer {self.name} has never been called and thus has no defined {what}.")
+        return self.__dict__[attr]
 
     @property
     def input_spec(self):
@@ -990,7 +995,7 @@ def _warn_dict_keys(inputs: dict) -> None:
             warnings.warn(f"When providing `inputs` as a dict, all keys in the dict must match the names of the "
                           f"corresponding tensors. Received key '{key}' mapping to value {t} which has name "
                           f"'{layer.name}'. Change the tensor name to '{key}' (via `Input(..., name='{key}')`)",
-                          UserWarning, stacklevel=4)
+                          UserWarning, stacklevel=user_stacklevel())
 
 
 def _stand_in(t: KerasTensor) -> KerasTensor:
