@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import FLOAT_DTYPES, OPS as OPS_REF, Op, ShapeError, Spec, broadcast, norm_axis, register
-from .grad_utils import is_float, needs_grad, unbroadcast, where, zeros_like
+from .grad_utils import cast, is_float, needs_grad, unbroadcast, where, zeros_like
 from .trace import apply
 
 _ERF = np.vectorize(lambda v: __import__("math").erf(v), otypes=[np.float64])
@@ -51,7 +51,11 @@ def _zero_grad(attrs, x, y, g):
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 
 _unary("Relu", lambda x: np.maximum(x, 0),
-       lambda a, x, y, g: where(x > 0, g, 0))  # the subgradient at 0 is 0, as TF and PyTorch
+       lambda a, x, y, g: g * cast(y > 0, g.dtype))  # the subgradient at 0 is 0, as TF and PyTorch
+# The ReLU gradient multiplies by a 0/1 mask read from the output (y > 0 exactly where x > 0): the
+# pre-activation need not be kept, so onnxruntime fuses Conv + Relu, and its Mul is several times
+# faster than its Where (single-threaded). Differs from a Where only for an infinite or NaN
+# gradient at an inactive unit (NaN there instead of 0).
 _unary("Sigmoid", lambda x: 1 / (1 + np.exp(-x)),
        lambda a, x, y, g: g * (y * (1 - y)))
 _unary("Tanh", np.tanh,
