@@ -305,6 +305,33 @@ def test_function_input_errors():
         K.function([x, y], [x + y])(rand(2, 3))
 
 
+def test_function_fast_path_still_checks_its_input():
+    """After a first call, one plain array goes straight to the session; anything else (another
+    rank, another size of a known dim, another dtype, a non-contiguous array) takes the checked
+    path: converted when it can be, refused with the input's name when it cannot."""
+    x = K.placeholder(shape=(None, 3), name="pixels")
+    f = K.function([x], [x * 2])
+    a = rand(4, 3)
+    np.testing.assert_allclose(f([a])[0], 2 * a, rtol=1e-6)  # builds the session and the fast path
+    np.testing.assert_allclose(f([rand(7, 3, seed=1)])[0], 2 * rand(7, 3, seed=1), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"input 'pixels' expects shape \(None, 3\), got an array of shape \(2, 4\)"):
+        f([rand(2, 4)])
+    with pytest.raises(ValueError, match=r"input 'pixels' expects shape \(None, 3\) \(rank 2\)"):
+        f([rand(3)])
+    np.testing.assert_allclose(f([a.astype(np.float64)])[0], 2 * a, rtol=1e-6)
+    wide = rand(3, 8)
+    np.testing.assert_allclose(f([wide.T[::2]])[0], 2 * wide.T[::2], rtol=1e-6)  # strided view
+    np.testing.assert_allclose(f([np.asfortranarray(a)])[0], 2 * a, rtol=1e-6)
+    # an unknown dim after a known one: the general check only
+    seq = K.placeholder(shape=(None, 2, None), name="seq")
+    g = K.function([seq], [K.sum(seq, axis=2)])
+    for t in (3, 5):
+        s = rand(2, 2, t, seed=t)
+        np.testing.assert_allclose(g([s])[0], s.sum(axis=2), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"input 'seq' expects shape \(None, 2, None\)"):
+        g([rand(2, 3, 4)])
+
+
 # ----------------------------------------------------------------------------- generative programs
 def test_deep_dream_like_gradient_ascent_raises_the_loss():
     model, inp, h, out = _conv_net()
