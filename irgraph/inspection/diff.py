@@ -14,7 +14,8 @@ from .view import View, from_onnx
 
 
 def node_key(view: View, node) -> str:
-    return node.name
+    """Nodes of two files are matched by name; the graphs of one pass pipeline by IR node id."""
+    return node.key or node.name
 
 
 def _node_facts(view: View, node) -> dict:
@@ -36,7 +37,10 @@ def _plain(v):
     return str(v)
 
 
-def diff_views(a: View, b: View, label_a: str = "A", label_b: str = "B") -> dict:
+def diff_nodes(a: View, b: View):
+    """``(nodes_a, nodes_b, added, removed, changed)``: the nodes of each side by key, the keys only
+    in B, the keys only in A, and for the nodes of both whose operator, attributes or shapes
+    differ, ``{"node": key, field: {"a": ..., "b": ...}}``."""
     nodes_a = {node_key(a, n): n for n in a.nodes}
     nodes_b = {node_key(b, n): n for n in b.nodes}
     added = [k for k in nodes_b if k not in nodes_a]
@@ -56,6 +60,11 @@ def diff_views(a: View, b: View, label_a: str = "A", label_b: str = "B") -> dict
             what["attrs"] = attrs
         if what:
             changed.append({"node": k, **what})
+    return nodes_a, nodes_b, added, removed, changed
+
+
+def diff_views(a: View, b: View, label_a: str = "A", label_b: str = "B") -> dict:
+    nodes_a, nodes_b, added, removed, changed = diff_nodes(a, b)
     inits_a = {n: t for n, t in a.tensors.items() if t.value is not None and t.producer is None}
     inits_b = {n: t for n, t in b.tensors.items() if t.value is not None and t.producer is None}
     initializers = []

@@ -59,6 +59,7 @@ class Node:
     domain: str = ""
     kind: str = "op"             # op, or call (a layer call of the layer-level graph)
     layer_type: str | None = None
+    key: str | None = None       # identity across the graphs of one pipeline (the IR node id)
 
 
 @dataclass
@@ -407,7 +408,7 @@ def from_ir(graph, batch: int | None = None, dims: dict | None = None, weights_c
                 layer = d["layer"]
                 op, scope, attrs = type(layer).__name__, layer.name, _layer_attrs(layer)
                 layer_type = op
-            nodes.append(Node(node_name, op, scope, attrs, ins, outs, kind=kind, layer_type=layer_type))
+            nodes.append(Node(node_name, op, scope, attrs, ins, outs, kind=kind, layer_type=layer_type, key=nid))
         elif kind == "output":
             src = graph.output_tensor(nid)
             outputs.append(names[src])

@@ -1,10 +1,11 @@
 """The `irgraph` command.
 
-  irgraph inspect TARGET [--batch N] [--dim NAME=N] [--json] [--train]
+  irgraph inspect TARGET [--batch N] [--dim NAME=N] [--json] [--train] [--html OUT.html]
       per-layer cost table (parameters, MACs, activation and weight memory), peak memory, operators;
       TARGET: an ONNX file (irgraph's or any other), a saved irgraph or Keras model (.keras, .h5),
-      or pkg.module:factory (then also the layer summary and the graph after every pass)
-  irgraph diff A B [--json]             nodes added, removed and changed; initializers compared
+      or pkg.module:factory (then also the layer summary and the graph after every pass);
+      --html writes an interactive page of the graph (of every pass and the training step)
+  irgraph diff A B [--json] [--html OUT.html]   nodes added, removed and changed; initializers compared
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
   irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
   irgraph deploy triton MODEL -o REPO [...]      a Triton model repository (irgraph deploy triton -h)
@@ -53,6 +54,11 @@ def cmd_inspect(args) -> int:
     from irgraph.tools import inspect as tool
     target = tool.load_target(args.target)
     dims = parse_dims(args.dim)
+    if args.html:
+        html = tool.target_html(target, batch=args.batch, dims=dims)
+        write_html(args.html, html)
+        print(f"wrote {args.html} ({len(html) / 2**20:.1f} MiB): open it in a browser")
+        return 0
     report = tool.target_report(target, batch=args.batch, dims=dims, train=args.train)
     if args.json:
         print(json.dumps(report, indent=1))
@@ -65,12 +71,25 @@ def cmd_diff(args) -> int:
     from irgraph.inspection.diff import diff_models, render_diff
     from irgraph.tools import inspect as tool
     a, b = tool.load_target(args.a), tool.load_target(args.b)
+    if args.html:
+        html = tool.diff_html(a, b)
+        write_html(args.html, html)
+        print(f"wrote {args.html}: open it in a browser")
+        return 0
     result = diff_models(tool.target_onnx(a), tool.target_onnx(b), a.label, b.label)
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         print(render_diff(result), end="")
     return 0
+
+
+def write_html(path: str, html: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(html)
+    except OSError as err:
+        raise SystemExit(f"irgraph: cannot write {path!r}: {err.strerror or err}") from None
 
 
 def parse_dims(items) -> dict:
@@ -125,11 +144,14 @@ def main(argv=None) -> int:
                    help="size of a symbolic dimension, e.g. --dim time=20 (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--train", action="store_true", help="also estimate the peak memory of one training step")
+    p.add_argument("--html", metavar="OUT.html", help="write an interactive view of the graph (every pass and "
+                   "the training step for a model) to this file instead of printing the report")
     p.set_defaults(fn=cmd_inspect)
     p = sub.add_parser("diff", help="compare two models: nodes added, removed, changed; initializers")
     p.add_argument("a", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
     p.add_argument("b", help="a .onnx/.keras/.h5 file or MODULE:ATTRIBUTE")
     p.add_argument("--json", action="store_true", help="print the differences as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="write both graphs with the differences highlighted to this file")
     p.set_defaults(fn=cmd_diff)
     p = sub.add_parser("export", help="export a model factory to ONNX")
     p.add_argument("target", help="MODULE:ATTRIBUTE")

@@ -155,6 +155,25 @@ def target_report(target: Target, batch=None, dims=None, train=False) -> dict:
     return report
 
 
+def target_html(target: Target, batch=None, dims=None) -> str:
+    """The interactive HTML view: a model's graph after every pass and its training step, or the
+    graph of an ONNX file."""
+    from ..inspection.html import model_page, view_page
+    from ..inspection.view import from_onnx
+    if target.model is not None:
+        return model_page(target.model, batch=batch, dims=dims, train=True)
+    return view_page(from_onnx(target.proto, batch=batch, dims=dims), target.label)
+
+
+def diff_html(a: Target, b: Target) -> str:
+    from ..inspection.diff import diff_views, render_diff
+    from ..inspection.html import diff_page
+    from ..inspection.view import from_onnx
+    view_a, view_b = from_onnx(target_onnx(a)), from_onnx(target_onnx(b))
+    result = diff_views(view_a, view_b, a.label, b.label)
+    return diff_page(view_a, view_b, result, render_diff(result))
+
+
 def passes_table(model) -> list:
     pm = model.compile_graph()
     rows = []
