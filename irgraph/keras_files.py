@@ -278,18 +278,38 @@ def _keras_class_name(layer) -> str:
     return type(layer).__name__
 
 
-def _layer_groups(container, layers, class_names) -> list:
-    """The group of each layer under ``container`` (a ``layers`` group): by the ``name`` attribute
+class _Entry:
+    """One object's group in a Keras 3 weights file, its member names and its ``vars`` group, each
+    opened once (h5py opens cost more than anything else here)."""
+    __slots__ = ("group", "members", "vars")
+
+    def __init__(self, group):
+        self.group = group
+        self.members = set(group)
+        self.vars = group["vars"] if "vars" in self.members else None
+
+    def child(self, name):
+        return _Entry(self.group[name]) if name in self.members else None
+
+    def datasets(self) -> list:
+        if self.vars is None:
+            return []
+        keys = sorted((k for k in self.vars if k.isdigit()), key=int)
+        return [self.vars[k] for k in keys]
+
+
+def _layer_entries(container, layers, class_names) -> list:
+    """The entry of each layer under ``container`` (a ``layers`` group): by the ``name`` attribute
     Keras writes on ``vars``, else by Keras's path rule (snake-case class name, ``_N`` for repeats)."""
-    by_name = {}
+    entries, by_name = {}, {}
     for key in container:
-        g = container[key]
-        vars_ = g.get("vars") if hasattr(g, "get") else None
-        name = vars_.attrs.get("name") if vars_ is not None else None
+        entry = _Entry(container[key])
+        entries[key] = entry
+        name = entry.vars.attrs.get("name") if entry.vars is not None else None
         if isinstance(name, bytes):
             name = name.decode("utf8")
         if isinstance(name, str):
-            by_name.setdefault(name, g)
+            by_name.setdefault(name, entry)
     used: dict[str, int] = {}
     out = []
     for layer in layers:
@@ -300,48 +320,39 @@ def _layer_groups(container, layers, class_names) -> list:
         else:
             used[base] = 0
             key = base
-        out.append(by_name.get(layer.name) if by_name else container.get(key))
+        out.append(by_name.get(layer.name) if by_name else entries.get(key))
     return out
 
 
-def _datasets(group) -> list:
-    vars_ = group.get("vars")
-    if vars_ is None:
-        return []
-    keys = sorted((k for k in vars_ if k.isdigit()), key=int)
-    return [vars_[k] for k in keys]
-
-
-def _state_datasets(layer, group, class_names, where: str) -> list:
+def _state_datasets(layer, entry: _Entry, class_names, where: str) -> list:
     """The datasets holding ``layer``'s weights, in its weight order."""
     from .layers.recurrent import Bidirectional
     from .layers.wrappers import TimeDistributed
     from .models import Model
     if isinstance(layer, Model):
-        sub = group.get("layers")
-        if sub is None:
+        if "layers" not in entry.members:
             return []
         out = []
-        for child, g in zip(layer.layers, _layer_groups(sub, layer.layers, class_names)):
+        for child, sub in zip(layer.layers, _layer_entries(entry.group["layers"], layer.layers, class_names)):
             if child.weights:
-                if g is None:
+                if sub is None:
                     raise ModelFileError(f"{where}: the weights file has no entry for layer '{child.name}' "
                                          f"of nested model '{layer.name}'")
-                out += _state_datasets(child, g, class_names, where)
+                out += _state_datasets(child, sub, class_names, where)
         return out
     if isinstance(layer, Bidirectional):
         parts = []
         for attr, sub in (("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)):
-            if attr not in group:
+            if attr not in entry.members:
                 raise ModelFileError(f"{where}: Bidirectional layer '{layer.name}' has no '{attr}' in the "
                                      "weights file")
-            parts += _state_datasets(sub, group[attr], class_names, where)
+            parts += _state_datasets(sub, entry.child(attr), class_names, where)
         return parts
-    if isinstance(layer, TimeDistributed) and "layer" in group:
-        return _datasets(group) + _state_datasets(layer.layer, group["layer"], class_names, where)
-    own = _datasets(group)
-    if "cell" in group:  # Keras 3's recurrent layers keep their weights in their cell
-        own += _datasets(group["cell"])
+    if isinstance(layer, TimeDistributed) and "layer" in entry.members:
+        return entry.datasets() + _state_datasets(layer.layer, entry.child("layer"), class_names, where)
+    own = entry.datasets()
+    if "cell" in entry.members:  # Keras 3's recurrent layers keep their weights in their cell
+        own += entry.child("cell").datasets()
     return own
 
 
@@ -353,17 +364,17 @@ def keras3_weight_values(model, h5file, source: str, class_names=None, skip_mism
         raise ModelFileError(f"{source}: the weights file has no 'layers' group (not a Keras 3 weights file)")
     pairs = []
     layers = model.layers
-    for layer, group in zip(layers, _layer_groups(h5file["layers"], layers, class_names)):
+    for layer, entry in zip(layers, _layer_entries(h5file["layers"], layers, class_names)):
         if not layer.weights:
             continue
         where = f"{source}: layer '{layer.name}'"
-        if group is None:
+        if entry is None:
             if skip_mismatch:
                 warnings.warn(f"{where}: no entry in the weights file; its weights are left as they are")
                 continue
             raise ModelFileError(f"{where} ({type(layer).__name__}) has weights but the weights file has no "
                                  "entry for it (a file of another model?)")
-        datasets = _state_datasets(layer, group, class_names, source)
+        datasets = _state_datasets(layer, entry, class_names, source)
         expected = [tuple(w.shape) for w in layer.weights]
         found = [tuple(d.shape) for d in datasets]
         if expected != found:
@@ -559,9 +570,13 @@ def load_keras_h5(path, custom_objects=None, compile: bool = True):  # noqa: A00
     check_classes(config, custom_objects, source)
     if not version.startswith("3"):  # written by Keras 1 or 2 (or tf.keras)
         config = keras2_to_irgraph(config)
-    elif isinstance(config.get("config"), dict) and isinstance(config["config"].get("layers"), list):
-        from .serialization import keras3_to_irgraph  # Keras 3's legacy .h5 writes no module names,
-        config = dict(config, config=keras3_to_irgraph(config["config"]))  # so say which form it is
+    else:
+        from .serialization import is_keras3_config, keras3_to_irgraph
+        inner = config.get("config")
+        if config.get("class_name") == "Sequential" and isinstance(inner, dict) \
+                and isinstance(inner.get("layers"), list) and not is_keras3_config(inner):
+            # a Sequential in Keras 3's legacy .h5 carries no module names: say which form it is
+            config = dict(config, config=keras3_to_irgraph(inner))
     model = _build(lambda: model_from_json(json.dumps(config), custom_objects=custom_objects), source)
     if has_weights:
         load_hdf5_weights(model, path)
