@@ -298,12 +298,17 @@ def prepare(source, options: TritonOptions):
 
 def write_repository(source, repo: str, options: TritonOptions | None = None) -> str:
     """Write the model directory of ``source`` into the repository ``repo``; returns its path."""
-    from irgraph.saving import atomic_write_bytes
     options = options or TritonOptions()
-    name, proto, _, text, labels = prepare(source, options)
+    return write_prepared(prepare(source, options), repo, options.version)
+
+
+def write_prepared(prepared, repo: str, version: int) -> str:
+    """Write what `prepare` returned into the repository ``repo``; returns the model directory."""
+    from irgraph.saving import atomic_write_bytes
+    name, proto, _, text, labels = prepared
     model_dir = os.path.join(os.fspath(repo), name)
-    os.makedirs(os.path.join(model_dir, str(options.version)), exist_ok=True)
-    atomic_write_bytes(os.path.join(model_dir, str(options.version), MODEL_FILE), proto.SerializeToString())
+    os.makedirs(os.path.join(model_dir, str(version)), exist_ok=True)
+    atomic_write_bytes(os.path.join(model_dir, str(version), MODEL_FILE), proto.SerializeToString())
     if labels is not None:
         atomic_write_bytes(os.path.join(model_dir, LABEL_FILE), ("\n".join(labels) + "\n").encode())
     atomic_write_bytes(os.path.join(model_dir, "config.pbtxt"), text.encode())
