@@ -7,16 +7,20 @@ Python backend only). Model configurations stay those of the real backend (``bac
 "onnxruntime"``, ``default_model_filename``, instance kinds, ``intra_op_thread_count``), so a
 repository served here runs unchanged on a full Triton. The dynamic batcher hands ``execute`` a
 list of requests: those of one shape signature run as one onnxruntime call on their concatenated
-inputs, then the outputs are split back per request.
+inputs, then the outputs are split back per request. When that call fails, each request runs
+alone, so one request with values the model cannot take (an embedding index out of range) fails
+alone: with INVALID_ARG (HTTP 400) for onnxruntime's INVALID_ARGUMENT, else INTERNAL (500).
 
 This file runs inside Triton's Python stub process (the serving environment's numpy and
 onnxruntime), never in irgraph's own process.
 """
 import json
 import os
+import re
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 import triton_python_backend_utils as pb_utils
 
 
@@ -48,7 +52,7 @@ class TritonPythonModel:
             try:
                 feeds = self._feeds(request)
             except ValueError as err:
-                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(err)))
+                responses[index] = _error(str(err), pb_utils.TritonError.INVALID_ARG)
                 continue
             signature = tuple((n, a.shape[1:], a.dtype.str) for n, a in feeds.items())
             groups.setdefault(signature if self.batched else index, []).append((index, request, feeds))
@@ -65,21 +69,29 @@ class TritonPythonModel:
             array = tensor.as_numpy()
             if name in self.reshape:
                 lead = array.shape[:1] if self.batched else ()
-                array = array.reshape(tuple(lead) + tuple(self.reshape[name]))
+                try:
+                    array = array.reshape(tuple(lead) + tuple(self.reshape[name]))
+                except ValueError:
+                    raise ValueError(f"input '{name}' has shape {list(array.shape)}, which cannot be "
+                                     f"reshaped to the model's {list(lead) + self.reshape[name]}") from None
             feeds[name] = array
         return feeds
 
     def _run(self, members, responses):
+        """One onnxruntime call for the requests of one dynamic batch; if it fails, each request
+        runs alone, so only the requests that cause the failure get an error."""
         if len(members) == 1:
             feeds = members[0][2]
         else:
             feeds = {n: np.concatenate([m[2][n] for m in members]) for n in self.input_names}
         try:
             outputs = self.session.run(self.output_names, feeds)
-        except Exception as err:  # onnxruntime's own failure (e.g. sizes that disagree inside the model)
-            for index, _, _ in members:
-                responses[index] = pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(f"onnxruntime could not run the model: {err}"))
+        except Exception as err:  # noqa: BLE001 - onnxruntime's failures are reported, never raised
+            if len(members) > 1:
+                for member in members:
+                    self._run([member], responses)
+                return
+            responses[members[0][0]] = _run_error(err)
             return
         start = 0
         for index, request, feeds in members:
@@ -92,3 +104,17 @@ class TritonPythonModel:
                     tensors.append(pb_utils.Tensor(name, np.ascontiguousarray(part)))
             responses[index] = pb_utils.InferenceResponse(output_tensors=tensors)
             start += size or 0
+
+
+def _error(message, code):
+    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message, code))
+
+
+def _run_error(err):
+    """onnxruntime's INVALID_ARGUMENT (a value the model cannot take: an index out of range, sizes
+    that disagree inside the model) is the request's fault: Triton answers 400 (gRPC
+    INVALID_ARGUMENT); any other failure is the server's: 500 (INTERNAL)."""
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ", "", str(err))
+    if isinstance(err, InvalidArgument):
+        return _error(f"the model cannot take this request's values: {text}", pb_utils.TritonError.INVALID_ARG)
+    return _error(f"onnxruntime could not run the model: {text}", pb_utils.TritonError.INTERNAL)
