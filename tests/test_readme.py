@@ -103,7 +103,7 @@ def test_deploy_section(tmp_path):
     from irgraph.serving import free_port
     from irgraph.serving.environment import server_files
     text = section("Deploy")
-    [sh] = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)
+    sh, _ = re.findall(r"^```sh\n(.*?)^```", text, flags=re.S | re.M)  # the second: test_deploy_kserve_command
     [py] = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
     deploy, serve, *queries = commands(sh)
     assert deploy.startswith("irgraph deploy triton") and serve.startswith("irgraph serve")
@@ -142,6 +142,29 @@ def test_deploy_section(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def test_deploy_kserve_command(tmp_path):
+    """The Deploy section's KServe command writes a repository that passes the Triton checks and a
+    manifest valid against KServe's CRD schema, with the storageUri placeholder to fill in."""
+    import gzip
+
+    import jsonschema
+    import yaml
+
+    from irgraph.deploy import check_repository
+    from irgraph.deploy.kserve import SCHEMA_FILE
+    _, sh = re.findall(r"^```sh\n(.*?)^```", section("Deploy"), flags=re.S | re.M)
+    [cmd] = commands(sh)
+    assert cmd.startswith("irgraph deploy kserve")
+    assert "inferenceservice.yaml" in run(cmd, cwd=str(tmp_path))
+    assert check_repository(tmp_path / "kserve" / "repository") == ["benzene"]
+    with open(tmp_path / "kserve" / "inferenceservice.yaml", encoding="utf-8") as f:
+        manifest = yaml.safe_load(f)
+    with gzip.open(SCHEMA_FILE, "rt", encoding="utf-8") as f:
+        jsonschema.validate(manifest, json.load(f)["openAPIV3Schema"], cls=jsonschema.Draft4Validator)
+    model = manifest["spec"]["predictor"]["model"]
+    assert model["storageUri"].startswith("FILL-IN://") and model["resources"]["requests"]["memory"] == "1Gi"
 
 
 def test_keras_model_files_section(tmp_path, monkeypatch):
