@@ -9,6 +9,7 @@
   irgraph export pkg.module:factory -o model.onnx [--opset 17]
   irgraph convert model.keras -o model.onnx [--opset 17] [--train-step step.onnx]
   irgraph deploy triton MODEL -o REPO [...]      a Triton model repository (irgraph deploy triton -h)
+  irgraph deploy kserve MODEL -o DIR [...]       that repository and a KServe InferenceService manifest
   irgraph serve MODEL_OR_REPO [--http-port P]    Triton serving it over the Open Inference Protocol
 
 A factory is a module attribute that is a Model or a function returning one
