@@ -173,9 +173,9 @@ def feeds_for(model, arrays):
 
 
 def as_list(pred):
-    if isinstance(pred, dict):
-        return list(pred.values())
-    return list(pred) if isinstance(pred, list) else [pred]
+    """Predictions flat in Keras's order (a dict by sorted key), the ONNX outputs' order."""
+    from irgraph import tree
+    return tree.flatten(pred)
 
 
 def summary(model):
