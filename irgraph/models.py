@@ -781,9 +781,11 @@ class Model(Layer):
         """Rebuild the architecture (fresh weights); classes by name from irgraph's layers plus
         ``custom_objects`` (which Lambda functions and custom layer classes need)."""
         from .serialization import model_from_config
-        if _defines_call(cls) and not issubclass(cls, Sequential):
+        if _defines_call(cls) and not issubclass(cls, Sequential) and isinstance(config, dict) \
+                and "layers" in config:
             # a subclassed model was saved as the functional graph of its trace: that graph comes
-            # back (same layers and weight names); its Python ``call`` is not part of the file
+            # back (same layers and weight names); its Python ``call`` is not part of the file.
+            # Its Keras 3 config (name, trainable, dtype, __init__ arguments) gives cls(**config).
             return model_from_config(Model, config, custom_objects)
         return model_from_config(cls, config, custom_objects)
 

@@ -19,6 +19,7 @@ import contextlib
 import inspect
 import json
 import marshal
+import re
 import threading
 import types
 
@@ -182,7 +183,7 @@ def _lookup_class(class_name: str, module, layer_name, custom_objects):
     what = f"layer '{layer_name}'" if layer_name else "a layer"
     if class_name in custom_objects:
         return custom_objects[class_name]
-    from_elsewhere = module is not None and str(module).split(".")[0] != "irgraph"
+    from_elsewhere = module is not None and str(module).split(".")[0] not in ("irgraph", "keras")
     cls = None if from_elsewhere else _registry().get(class_name)
     if cls is None:
         where = f" (defined in module '{module}')" if from_elsewhere else ""
@@ -236,7 +237,7 @@ def layer_config(layer) -> dict:
     from .models import Model
     where = f"layer '{layer.name}' ({type(layer).__name__})"
     if isinstance(layer, Model):
-        return model_config(layer)
+        return irgraph_model_config(layer)
     if isinstance(layer, OpLayer):
         return {"name": layer.name, "function": _backend_fn_name(layer.fn, where),
                 "template": encode_value(layer.template, where)}
@@ -272,6 +273,8 @@ def _check_custom_config(layer) -> None:
     own = next((c for c in cls.__mro__ if "get_config" in vars(c)), None)
     if own is None or (_is_irgraph(own) and issubclass(cls, Model)) or not _is_irgraph(own):
         return
+    if own is Layer and layer.__dict__.get("_auto_config") is not None:
+        return  # Keras 3's auto-config: the plain __init__ arguments are in the base config
     try:
         params = inspect.signature(cls.__init__).parameters.values()
     except (TypeError, ValueError):
@@ -282,8 +285,10 @@ def _check_custom_config(layer) -> None:
               and p.default is p.empty]
     if needed:
         raise NotImplementedError(
-            f"Layer {cls.__name__} (layer '{layer.name}') has arguments {needed} in `__init__()` and "
-            "therefore must override `get_config()` in order to be serializable: return them from "
+            f"Layer {cls.__name__} (layer '{layer.name}') was created by passing non-serializable argument "
+            f"values in `__init__()` (its arguments {needed} are not all numbers, strings, None or lists "
+            "and dicts of them), and therefore the object must override `get_config()` in order to be "
+            "serializable: return them from "
             "get_config(), e.g. `return {**super().get_config(), " +
             ", ".join(f"'{n}': self.{n}" for n in needed) + "}`")
 
@@ -297,7 +302,8 @@ def _backend_fn_name(fn, where) -> str:
     return name
 
 
-def model_config(model) -> dict:
+def irgraph_model_config(model) -> dict:
+    """irgraph's own form of a model's config (the one its ONNX files hold)."""
     with _shared_scope():
         return _model_config(model)
 
@@ -349,6 +355,238 @@ def sequential_config(model) -> dict:
         specs.append(layer_spec(model._input_tensor._keras_history[0]))
     specs.extend(layer_spec(layer) for layer in model._stack)
     return {"name": model.name, "trainable": model.trainable, "layers": specs}
+
+
+# ================================================================================== Keras 3 format: writing
+# ``Model.get_config`` / ``to_json`` write Keras 3's format, which Keras 3's ``from_config`` and
+# ``model_from_json`` read: each layer ``{'module', 'class_name', 'config', 'registered_name',
+# 'build_config', 'name', 'inbound_nodes'}`` with calls as ``{'args': [...], 'kwargs': {...}}`` whose
+# tensors are ``__keras_tensor__`` records, and ``input_layers``/``output_layers`` shaped like the
+# model's inputs and outputs. Layers Keras 3 does not have (irgraph's op layers, Keras 1's Merge
+# with a mode Keras 3 has no layer for) keep irgraph's module, so only irgraph reads them back.
+# In ``input_layers``/``output_layers`` (not in calls) a nested functional model's calls are
+# numbered from 1: Keras counts the call that created it.
+KERAS3_LAYERS = frozenset(
+    "Activation Add Average AveragePooling1D AveragePooling2D AveragePooling3D BatchNormalization "
+    "Bidirectional Concatenate Conv1D Conv2D Conv2DTranspose Conv3D Cropping1D Cropping2D Cropping3D Dense "
+    "DepthwiseConv2D Dot Dropout ELU Embedding Flatten GRU GlobalAveragePooling1D GlobalAveragePooling2D "
+    "GlobalAveragePooling3D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D InputLayer LSTM Lambda "
+    "LayerNormalization LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D Maximum Minimum Multiply "
+    "PReLU Permute ReLU RepeatVector Reshape SeparableConv2D SimpleRNN Softmax SpatialDropout1D "
+    "SpatialDropout2D SpatialDropout3D Subtract TimeDistributed UpSampling1D UpSampling2D UpSampling3D "
+    "ZeroPadding1D ZeroPadding2D ZeroPadding3D".split())
+
+# irgraph arguments Keras 3's constructors do not take (Keras 1/2 leftovers, irgraph extras)
+_NOT_KERAS3_ARGS = {"Embedding": ("input_length",), "SpatialDropout1D": ("data_format", "noise_shape", "trainable"),
+                    "SpatialDropout2D": ("noise_shape", "trainable"),
+                    "SpatialDropout3D": ("noise_shape", "trainable")}
+_MERGE_MODES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "min": "Minimum",
+                "concat": "Concatenate", "dot": "Dot", "cos": "Dot"}
+_OBJECT_MODULES = (("_initializer", "keras.initializers"), ("_regularizer", "keras.regularizers"),
+                   ("_constraint", "keras.constraints"))
+
+
+def _dtype_policy(name):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _keras3_object(v, module):
+    """``{'class_name', 'config'}`` (initializer, regularizer, constraint) as Keras 3 writes it."""
+    if isinstance(v, dict) and "class_name" in v and "module" not in v:
+        return {"module": module, "class_name": v["class_name"], "config": v.get("config") or {},
+                "registered_name": None}
+    return v
+
+
+def _keras3_class_and_config(layer, cfg):
+    """Keras 3's class name and constructor arguments for an irgraph layer's config."""
+    name = type(layer).__name__
+    if name == "Merge" and _MERGE_MODES.get(cfg.get("mode")):  # Keras 1's Merge(mode=...)
+        mode = cfg["mode"]
+        base = {k: cfg[k] for k in ("name", "trainable", "dtype") if k in cfg}
+        if mode == "concat":
+            return "Concatenate", {**base, "axis": cfg.get("concat_axis", -1)}
+        if mode in ("dot", "cos"):
+            return "Dot", {**base, "axes": cfg.get("dot_axes", -1), "normalize": mode == "cos"}
+        return _MERGE_MODES[mode], base
+    cfg = {k: v for k, v in cfg.items() if k not in _NOT_KERAS3_ARGS.get(name, ()) and k != "batch_input_shape"}
+    for key, value in list(cfg.items()):
+        for suffix, module in _OBJECT_MODULES:
+            if key.endswith(suffix):
+                cfg[key] = _keras3_object(value, module)
+    if isinstance(cfg.get("dtype"), str):
+        cfg["dtype"] = _dtype_policy(cfg["dtype"])
+    return name, cfg
+
+
+def _keras3_module(layer, class_name) -> tuple:
+    """``(module, registered_name)`` of a layer's class as Keras 3 writes them."""
+    cls = type(layer)
+    if not _is_irgraph(cls):
+        return cls.__module__, cls.__name__
+    if class_name in KERAS3_LAYERS:
+        return "keras.layers", None
+    return cls.__module__, class_name
+
+
+def keras3_layer_spec(layer) -> dict:
+    """One layer (or model) as Keras 3 serializes it (without name and inbound nodes)."""
+    from .layers.core import OpLayer
+    from .layers.input_layer import InputLayer
+    from .layers.recurrent import Bidirectional
+    from .layers.wrappers import Wrapper
+    from .models import Model
+    where = f"layer '{layer.name}' ({type(layer).__name__})"
+    if isinstance(layer, Model):
+        return _keras3_model_spec(layer)
+    if isinstance(layer, OpLayer):
+        return {"module": "irgraph.layers.core", "class_name": "OpLayer", "registered_name": "OpLayer",
+                "config": {"name": layer.name, "function": _backend_fn_name(layer.fn, where),
+                           "template": encode_value(layer.template, where)}}
+    _check_custom_config(layer)
+    cfg = dict(layer.get_config())
+    if isinstance(layer, Wrapper):
+        cfg["layer"] = keras3_layer_spec(layer.layer)
+    elif isinstance(layer, Bidirectional):
+        cfg["layer"] = keras3_layer_spec(layer.forward_layer)
+        cfg["backward_layer"] = keras3_layer_spec(layer.backward_layer)
+    if isinstance(layer, InputLayer):
+        class_name = "InputLayer"
+        cfg = {"sparse": False, "ragged": False, "optional": False, **cfg}
+    else:
+        class_name, cfg = _keras3_class_and_config(layer, cfg)
+    module, registered = _keras3_module(layer, class_name)
+    return {"module": module, "class_name": class_name, "config": _plain(cfg, f"config of {where}"),
+            "registered_name": registered}
+
+
+def _keras3_model_spec(model) -> dict:
+    from .models import Model, Sequential
+    cls = type(model)
+    if cls is Sequential:
+        module, class_name, registered = "keras", "Sequential", None
+    elif cls is Model:
+        module, class_name, registered = "keras.src.models.functional", "Functional", "Functional"
+    else:
+        module, class_name, registered = cls.__module__, cls.__name__, cls.__name__
+    spec = {"module": module, "class_name": class_name, "config": model.get_config(),
+            "registered_name": registered}
+    if not isinstance(model, Sequential) and model.built and not model._awaiting_build():
+        spec["build_config"] = {"input_shape": None}
+    return spec
+
+
+def _is_functional(layer) -> bool:
+    from .models import Model, Sequential
+    return isinstance(layer, Model) and not isinstance(layer, Sequential)
+
+
+def _keras3_json(v):
+    """Call arguments as plain JSON (tuples as lists; Keras writes them so)."""
+    if isinstance(v, (list, tuple)):
+        return [_keras3_json(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _keras3_json(x) for k, x in v.items()}
+    return encode_value(v, "a call argument")
+
+
+def keras3_functional_config(model) -> dict:
+    """A functional model's config in Keras 3's format."""
+    from .layers.input_layer import InputLayer
+    if not getattr(model, "_nodes", None) and not getattr(model, "_inputs", None):
+        raise ValueError(f"model '{model.name}' ({type(model).__name__}) has no functional graph "
+                         "(inputs and outputs), so it has no config to save")
+    node_index: dict[int, int] = {}
+    per_layer: dict[int, list] = {}
+    for node in model._nodes:
+        lst = per_layer.setdefault(id(node.layer), [])
+        node_index[id(node)] = len(lst)
+        lst.append(node)
+
+    def ref(t, io=False):
+        layer, idx, ti = t._keras_history
+        node = layer._inbound_nodes[idx]
+        if id(node) in node_index:
+            return [layer.name, node_index[id(node)] + (1 if io and _is_functional(layer) else 0), ti]
+        if isinstance(layer, InputLayer):
+            return [layer.name, 0, 0]
+        raise ValueError(f"model '{model.name}': its input {t.name} is not the output of an Input; "
+                         "only models whose inputs are Input() tensors can be saved")
+
+    def tensor(t):
+        return {"class_name": KERAS_TENSOR, "config": {"shape": list(t.shape), "dtype": str(t.dtype),
+                                                         "keras_history": ref(t)}}
+
+    layers = []
+    for layer in model._layers_list:
+        spec = keras3_layer_spec(layer)
+        nodes = []
+        for n in per_layer.get(id(layer), []):
+            inputs, args, kwargs = rebuild(n.template, [tensor(t) for t in n.input_tensors])
+            nodes.append({"args": _keras3_json([inputs, *args]), "kwargs": _keras3_json(kwargs)})
+        first = per_layer.get(id(layer))
+        if first and "build_config" not in spec:
+            shapes = rebuild(first[0].template, [list(t.shape) for t in first[0].input_tensors])[0]
+            spec["build_config"] = {"input_shape": _keras3_json(shapes)}
+        spec["name"] = layer.name
+        spec["inbound_nodes"] = nodes
+        layers.append(spec)
+
+    def structure(struct):
+        # tuples stay tuples in the config (Keras's get_config keeps them; JSON makes them lists)
+        leaves, tpl = flatten(struct, lambda o: isinstance(o, KerasTensor))
+        return rebuild(tpl, [ref(t, io=True) for t in leaves])
+
+    return {"name": model.name, "trainable": model.trainable, "layers": layers,
+            "input_layers": structure(model._input_struct), "output_layers": structure(model._output_struct)}
+
+
+def keras3_sequential_config(model) -> dict:
+    specs = []
+    if model._input_tensor is not None:
+        specs.append(keras3_layer_spec(model._input_tensor._keras_history[0]))
+    specs.extend(keras3_layer_spec(layer) for layer in model._stack)
+    return {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(model.dtype), "layers": specs}
+
+
+def model_config(model) -> dict:
+    """``Model.get_config``: Keras 3's config of a model. A Sequential lists its layers; a
+    functional model (or a subclass whose ``__init__`` takes the functional arguments) its layers and
+    calls; any other subclass of Model gives ``{'name', 'trainable', 'dtype'}`` plus, when it does not
+    override get_config, its plain ``__init__`` arguments (Keras 3's rule), so that
+    ``cls(**config)`` rebuilds it."""
+    from .models import Sequential
+    if isinstance(model, Sequential):
+        return keras3_sequential_config(model)
+    if _functional_like(type(model)) and not _has_own_call(type(model)):
+        return keras3_functional_config(model)
+    cfg = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(model.dtype)}
+    auto = model.__dict__.get("_auto_config")
+    if auto is not None and not _overrides_get_config(type(model)):
+        cfg.update(auto)
+    return cfg
+
+
+def _has_own_call(cls) -> bool:
+    from .models import Model, Sequential
+    return not issubclass(cls, Sequential) and cls.call is not Model.call
+
+
+def _overrides_get_config(cls) -> bool:
+    from .models import Model
+    return next(c for c in cls.__mro__ if "get_config" in vars(c)) is not Model
+
+
+def _functional_like(cls) -> bool:
+    """Keras 3's ``functional_like_constructor``: ``__init__`` takes Functional's arguments, or
+    ``*args`` and ``**kwargs``."""
+    from .models import Model, Sequential
+    if cls is Model or issubclass(cls, Sequential):
+        return True
+    spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] in (["inputs", "outputs", "name"], inspect.getfullargspec(Model.__init__).args[1:]):
+        return True
+    return spec.varargs is not None and spec.varkw is not None
 
 
 # ================================================================================== checking
@@ -726,8 +964,14 @@ def model_from_config(cls, config, custom_objects=None):
         return _model_from_config(cls, config, custom_objects)
 
 
+_FUNCTIONAL_KEYS = ("name", "layers", "input_layers", "output_layers")
+
+
 def _model_from_config(cls, config, custom_objects=None):
-    from .models import Sequential
+    from .models import Model, Sequential
+    if cls is not Model and not issubclass(cls, Sequential) and not (
+            isinstance(config, dict) and all(k in config for k in _FUNCTIONAL_KEYS) and _functional_like(cls)):
+        return _revive_subclass(cls, config)
     if is_keras3_config(config):
         config = keras3_to_irgraph(config)
     elif _has_keras2_nodes(config):  # Keras 1/2's inbound nodes: [[layer, node, tensor, kwargs], ...]
@@ -790,6 +1034,21 @@ def _model_from_config(cls, config, custom_objects=None):
     inputs, outputs = struct("input_layers", "input_structure"), struct("output_layers", "output_structure")
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
                trainable=config.get("trainable", True))
+
+
+def _revive_subclass(cls, config):
+    """Keras 3's rule for a Model subclass whose config is not a functional graph it can take:
+    ``cls(**config)``."""
+    config = {k: (_keras3_value(v) if k == "dtype" else v) for k, v in dict(config).items()}
+    try:
+        return cls(**config)
+    except TypeError as err:
+        raise TypeError(f"Unable to revive model from config. When overriding the `get_config()` method, make "
+                        f"sure that the returned config contains all items used as arguments in the constructor "
+                        f"to {cls.__name__}, which is the default behavior. You can override this default "
+                        f"behavior by defining a `from_config(cls, config)` class method to specify how to create "
+                        f"an instance of {cls.__name__} from its config. Received config={config!r:.200}. Error "
+                        f"encountered during deserialization: {err}") from None
 
 
 def _call_node(layer, name, node, index, tensors):
@@ -948,6 +1207,8 @@ def _keras3_value(v, top: bool = False):
     if _is_keras3_object(v):
         if v["class_name"] in ("DTypePolicy", "FloatDTypePolicy") and isinstance(v["config"], dict):
             return v["config"].get("name")
+        if is_keras3_config(v["config"]):
+            return v  # a model (inside a wrapper): its from_config reads Keras 3's format
         cfg = v["config"]
         if isinstance(cfg, dict):
             cfg = {k: _keras3_value(x) for k, x in cfg.items() if x is not None}
@@ -965,7 +1226,41 @@ _KERAS3_DEFAULTS = {"quantization_config": None, "optional": False, "ragged": Fa
                     "renorm_clipping": None, "renorm_momentum": 0.99}
 
 
+def _keras3_op_spec(spec: dict) -> dict:
+    """A Keras 3 operation in a functional config (``keras.src.ops``: the ``not_equal``/``any`` a
+    Masking layer's mask is computed with, ``x + y`` on symbolic tensors) as irgraph's op layer
+    calling the backend function of the same name: the op's config gives its keyword arguments and
+    its one call the positional ones."""
+    name = spec.get("name") or (spec.get("config") or {}).get("name")
+    fn_name = re.sub(r"(?<!^)(?=[A-Z])", "_", str(spec.get("class_name"))).lower()
+    nodes = spec.get("inbound_nodes") or []
+    if len(nodes) != 1 or not isinstance(nodes[0], dict):
+        raise ValueError(f"operation '{name}' ({spec.get('class_name')}) of a Keras 3 config must be called "
+                         f"once, got {len(nodes)} calls")
+    refs: list = []
+
+    def walk(v):
+        if isinstance(v, dict) and v.get("class_name") == KERAS_TENSOR:
+            refs.append(list((v.get("config") or {}).get("keras_history") or []))
+            return _Slot(len(refs) - 1)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    args = walk(list(nodes[0].get("args") or []))
+    kwargs = {**{k: v for k, v in (spec.get("config") or {}).items() if k != "name"},
+              **walk(dict(nodes[0].get("kwargs") or {}))}
+    call = ([_Slot(i) for i in range(len(refs))], (), {})
+    return {"class_name": "OpLayer", "name": name,
+            "config": {"name": name, "function": fn_name, "template": encode_value((args, kwargs))},
+            "inbound_nodes": [{"input_tensors": refs, "template": encode_value(call)}]}
+
+
 def _keras3_layer_spec(spec: dict) -> dict:
+    if str(spec.get("module") or "").startswith("keras.src.ops."):
+        return _keras3_op_spec(spec)
     out = {k: v for k, v in spec.items() if k not in ("module", "registered_name", "build_config", "inbound_nodes")}
     module = spec.get("module")
     if isinstance(module, str) and module.split(".")[0] != "keras":
@@ -1067,7 +1362,24 @@ def keras3_to_irgraph(config: dict) -> dict:
         out["input_layers"], out["input_structure"] = _keras3_structure(config["input_layers"], "input_layers")
     if "output_layers" in config:
         out["output_layers"], out["output_structure"] = _keras3_structure(config["output_layers"], "output_layers")
+    _renumber_functional_calls(out)
     return out
+
+
+def _renumber_functional_calls(config) -> None:
+    """In ``input_layers``/``output_layers`` Keras 3 numbers the calls of a nested functional model
+    from 1 (its node 0 is the call that created it); irgraph from 0. Such references (a model's
+    layer, or an index one past the layer's calls) are shifted down by one, in place."""
+    calls, functional = {}, set()
+    for spec in config["layers"]:
+        name = spec.get("name") or (spec.get("config") or {}).get("name")
+        calls[name] = len(spec["inbound_nodes"])
+        cfg = spec.get("config")
+        if spec.get("class_name") in ("Functional", "Model") or (isinstance(cfg, dict) and "input_layers" in cfg):
+            functional.add(name)
+    for r in (config.get("input_layers") or []) + (config.get("output_layers") or []):
+        if r[1] >= 1 and (r[0] in functional or r[1] == calls.get(r[0])):
+            r[1] -= 1
 
 
 def _unwrap_model_json(obj) -> tuple[str, dict]:
@@ -1080,20 +1392,11 @@ def _unwrap_model_json(obj) -> tuple[str, dict]:
 
 
 def model_to_json(model, **kwargs) -> str:
+    """Keras 3's ``to_json``: the model's serialized record (``module``, ``class_name``, ``config``,
+    ``registered_name``, ``build_config``) plus irgraph's ``keras_version`` and ``backend``."""
     from . import __version__ as version
-    obj = {"class_name": _model_class_name(model), "config": model.get_config(),
-           "keras_version": f"irgraph-{version}", "backend": "onnx"}
+    obj = {**_keras3_model_spec(model), "keras_version": f"irgraph-{version}", "backend": "onnx"}
     return json.dumps(obj, **kwargs)
-
-
-def _model_class_name(model) -> str:
-    from .models import Model, Sequential
-    cls = type(model)
-    if cls is Sequential:
-        return "Sequential"
-    if cls is Model:
-        return "Functional"
-    return cls.__name__
 
 
 def model_from_json(json_string, custom_objects=None, safe_mode=True):

@@ -189,7 +189,15 @@ def _drop_node_index(text):
 
 
 def jsonify(cfg):
-    return json.loads(json.dumps(cfg))
+    """The config as JSON data; a lambda's code record (Keras 3's ``__lambda__``, which depends on
+    the function object: a loaded model holds the one given in custom_objects) is left out."""
+    def strip(v):
+        if isinstance(v, dict):
+            if v.get("class_name") == "__lambda__":
+                return {"class_name": "__lambda__"}
+            return {k: strip(x) for k, x in v.items()}
+        return [strip(x) for x in v] if isinstance(v, list) else v
+    return strip(json.loads(json.dumps(cfg)))
 
 
 # ============================================================================ round trips
@@ -231,7 +239,8 @@ def test_config_round_trip_without_file():
     cfg = jsonify(model.get_config())
     assert [lyr["name"] for lyr in cfg["layers"]][:2] == ["left", "right"]
     shared = next(lyr for lyr in cfg["layers"] if lyr["name"] == "shared")
-    assert [n["input_tensors"] for n in shared["inbound_nodes"]] == [[["left", 0, 0]], [["right", 0, 0]]]
+    assert [[a["config"]["keras_history"] for a in n["args"]] for n in shared["inbound_nodes"]] == [
+        [["left", 0, 0]], [["right", 0, 0]]]  # Keras 3's calls: args of __keras_tensor__ records
     rebuilt = Model.from_config(cfg)
     assert jsonify(rebuilt.get_config()) == cfg
     assert rebuilt.count_params() == model.count_params()

@@ -203,6 +203,12 @@ def _recording_build(build):
 class Layer:
     _call_has_training: dict = {}
 
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        if not cls.__module__.startswith("irgraph."):  # a user's class: Keras 3's auto-config
+            object.__setattr__(obj, "_auto_config", _auto_config(cls, args, kwargs))
+        return obj
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         build = cls.__dict__.get("build")
@@ -658,6 +664,9 @@ class Layer:
             cfg["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
         if self._batch_input_shape is not None:
             cfg["batch_input_shape"] = self._batch_input_shape
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).get_config is Layer.get_config:
+            cfg.update(auto)  # a user's class without get_config: its __init__ arguments (Keras 3)
         return cfg
 
     @classmethod
@@ -666,6 +675,38 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _auto_config(cls, args, kwargs):
+    """Keras 3's auto-config of a user's layer class: the ``__init__`` arguments (defaults filled
+    in, ``**kwargs`` spread, ``name`` left to the base config) when all are plain values (numbers,
+    strings, None, lists/tuples/dicts of them); None otherwise (such a class needs get_config)."""
+    try:
+        sig = inspect.signature(cls.__init__)
+        bound = sig.bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if any(p.kind == p.POSITIONAL_ONLY for p in params[1:]):
+        return None
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    values.pop(params[0].name, None)
+    for p in params:
+        if p.kind == p.VAR_KEYWORD:
+            values.update(values.pop(p.name, {}))
+        elif p.kind == p.VAR_POSITIONAL and values.pop(p.name, ()):
+            return None
+    values.pop("name", None)
+    return values if _is_plain_value(values) else None
+
+
+def _is_plain_value(v) -> bool:
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(map(_is_plain_value, v))
+    return isinstance(v, dict) and all(isinstance(k, str) and _is_plain_value(x) for k, x in v.items())
 
 
 def serialize_regularizer(reg):
