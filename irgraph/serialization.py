@@ -183,6 +183,10 @@ def _lookup_class(class_name: str, module, layer_name, custom_objects):
     what = f"layer '{layer_name}'" if layer_name else "a layer"
     if class_name in custom_objects:
         return custom_objects[class_name]
+    if ">" in class_name:  # Keras 3's registered name 'package>Class' (its legacy .h5 writes it)
+        class_name = class_name.rsplit(">", 1)[-1]
+        if class_name in custom_objects:
+            return custom_objects[class_name]
     from_elsewhere = module is not None and str(module).split(".")[0] not in ("irgraph", "keras")
     cls = None if from_elsewhere else _registry().get(class_name)
     if cls is None:
