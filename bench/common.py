@@ -134,11 +134,14 @@ def calls_per_block(fn: Callable[[], object], min_block_s: float) -> int:
 
 def interleaved(contenders: dict[str, Callable[[], object]], rounds: int = ROUNDS,
                 min_block_s: float = MIN_BLOCK_S, warmup_s: float | None = None,
-                pause_s: float = PAUSE_S) -> dict[str, Timing]:
+                pause_s: float = PAUSE_S, equal_blocks: bool = False) -> dict[str, Timing]:
     """Time each zero-argument callable in interleaved rounds; see the module docstring.
 
     ``pause_s`` of sleep before each block lets the previous contender's worker threads (onnxruntime
-    and OpenMP spin-wait after work) go idle, so that they do not steal cores from the next one."""
+    and OpenMP spin-wait after work) go idle, so that they do not steal cores from the next one.
+    ``equal_blocks``: every contender times blocks of the same number of calls (the largest any
+    needs), for contenders doing the same work: on a shared machine the first call after the pause
+    runs faster than the following ones, so blocks of 1 and of 10 calls are not comparable."""
     warmup_s = min_block_s if warmup_s is None else warmup_s
     timings = {}
     for name, fn in contenders.items():
@@ -147,6 +150,10 @@ def interleaved(contenders: dict[str, Callable[[], object]], rounds: int = ROUND
         while time.perf_counter() - t0 < warmup_s:
             fn()
         timings[name] = Timing(calls_per_block(fn, min_block_s))
+    if equal_blocks:
+        most = max(t.calls_per_block for t in timings.values())
+        for t in timings.values():
+            t.calls_per_block = most
     names = list(contenders)
     for r in range(rounds):
         k = r % len(names)

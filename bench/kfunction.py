@@ -15,8 +15,8 @@ Timing as the other benchmarks (bench/common.py), with more and shorter rounds (
 interleaved rounds, median per call. The ratio is the median of the per-round ratios (the two
 contenders' blocks of one round run back to back), its noise the interquartile range of those
 ratios over their median. Both sessions have the same options (the benchmark's thread count, one
-inter-op thread) and are fed the same array; the bare session is called through onnxruntime's
-public ``run``.
+inter-op thread), are fed the same array and time blocks of the same number of calls; the bare
+session is called through onnxruntime's public ``run``.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def bench_case(case: str, batch: int, tmp: str, threads: int, rounds: int, min_b
     if diff > 1e-5:
         raise AssertionError(f"{case} batch {batch}: K.function and the bare session differ by {diff:.3g}")
     contenders = {"K.function": lambda: fn(xs), "bare ORT": lambda: sess.run(names, feeds)}
-    timings = common.interleaved(contenders, rounds=rounds, min_block_s=min_block_s)
+    timings = common.interleaved(contenders, rounds=rounds, min_block_s=min_block_s, equal_blocks=True)
     med = {name: t.median for name, t in timings.items()}
     ratio, noise, per_round = paired_ratio(timings["K.function"].per_call, timings["bare ORT"].per_call)
     return {"case": case, "batch": batch, "median_s": med, "ratio": ratio, "noise": noise,
