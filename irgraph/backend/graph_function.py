@@ -182,9 +182,9 @@ class _Compiled:
 def direct_run(session):
     """``run(output_names, feeds)`` of an onnxruntime session. For a CPU-only session, its compiled
     ``run`` without the Python wrapper's per-call checks (every input fed, no OrtValue of another
-    session, WebGPU graph capture, provider fallback), which the fast path of `Function.__call__`
-    makes unnecessary: a few microseconds a call, a tenth of a small model's run. Elsewhere the
-    public ``session.run``."""
+    session, WebGPU graph capture, provider fallback), which `Function.__call__` makes unnecessary
+    (it feeds every graph input, numpy arrays only): a few microseconds a call, a tenth of a small
+    model's run. Elsewhere the public ``session.run``."""
     raw = getattr(session, "_sess", None)
     if raw is None or session.get_providers() != ["CPUExecutionProvider"]:
         return session.run
