@@ -6,8 +6,10 @@ the page expands a layer by moving what is beside and below it, never by laying 
   (an input, a weight) then moves down to just above its first reader;
 - edges that go back in the given order (a layer called twice, interleaved name scopes) are reversed
   for ranking and drawn as given;
-- an edge spanning several ranks gets one dummy point per rank it crosses, so that it runs beside
-  the nodes in between rather than through them;
+- an edge spanning a few ranks (up to ``MAX_SPAN``) gets one dummy point per rank it crosses, so
+  that it runs beside the nodes in between rather than through them; a longer one (a forward
+  activation read by the backward pass of a training step: their number and lengths grow with
+  depth, so their dummies grow with its square) gets none and is drawn as a curve beside the graph;
 - order within a rank: one top-down barycenter sweep (each item at the mean place of the items
   above that feed it), which keeps parallel branches side by side;
 - coordinates: networkx's ``multipartite_layout`` placement with the ranks as its layers, in units
@@ -38,6 +40,9 @@ class Layered:
                 "ranks": self.ranks, "paths": self.paths}
 
 
+MAX_SPAN = 8  # ranks an edge may cross with dummy points; longer ones are drawn beside the graph
+
+
 def layered_layout(n: int, edges: list) -> Layered:
     """Lay out nodes ``0..n-1`` (given in graph order) joined by ``edges`` ((source, target) pairs;
     repeats and self loops are allowed and drawn once or not at all)."""
@@ -65,7 +70,7 @@ def _layered(n: int, edges: list) -> Layered:
     dummy_rank = []
     for u, v in dag.edges():
         chain = [u]
-        for r in range(rank[u] + 1, rank[v]):
+        for r in (range(rank[u] + 1, rank[v]) if rank[v] - rank[u] <= MAX_SPAN else ()):
             chain.append(total)
             dummy_rank.append(r)
             total += 1

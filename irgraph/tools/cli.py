@@ -56,6 +56,7 @@ def cmd_inspect(args) -> int:
     target = tool.load_target(args.target)
     dims = parse_dims(args.dim)
     if args.html:
+        check_writable(args.html)
         html = tool.target_html(target, batch=args.batch, dims=dims)
         write_html(args.html, html)
         print(f"wrote {args.html} ({len(html) / 2**20:.1f} MiB): open it in a browser")
@@ -73,6 +74,7 @@ def cmd_diff(args) -> int:
     from irgraph.tools import inspect as tool
     a, b = tool.load_target(args.a), tool.load_target(args.b)
     if args.html:
+        check_writable(args.html)
         html = tool.diff_html(a, b)
         write_html(args.html, html)
         print(f"wrote {args.html}: open it in a browser")
@@ -83,6 +85,13 @@ def cmd_diff(args) -> int:
     else:
         print(render_diff(result), end="")
     return 0
+
+
+def check_writable(path: str) -> None:
+    """Before the work: the folder of an output file exists."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SystemExit(f"irgraph: cannot write {path!r}: no folder {folder!r}")
 
 
 def write_html(path: str, html: str) -> None:

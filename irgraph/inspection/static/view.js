@@ -4,7 +4,20 @@
 // order of everything stays as laid out.
 "use strict";
 (function () {
+  const scriptStart = performance.now();
   const DATA = JSON.parse(document.getElementById("irgraph-data").textContent);
+  const loaded = DATA.tabs.map(() => null);
+  // a tab's data (gzip, base64) is inflated and parsed when the tab is first shown
+  function load(i) {
+    if (!loaded[i]) {
+      const text = atob(document.getElementById("irgraph-tab-" + i).textContent.trim());
+      const bytes = new Uint8Array(text.length);
+      for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+      loaded[i] = new Response(stream).text().then(json => Object.assign(DATA.tabs[i], JSON.parse(json)));
+    }
+    return loaded[i];
+  }
   const NODE_W = 164, NODE_H = 38, SLOT = 184, RANK_GAP = 34, PAD = 12, HEAD = 26;
   const SVGNS = "http://www.w3.org/2000/svg";
   const canvas = document.getElementById("canvas");
@@ -16,6 +29,7 @@
   }
   function cut(s, n) { s = String(s == null ? "" : s); return s.length > n ? s.slice(0, n - 1) + "\u2026" : s; }
   function num(n) { return n == null ? "unknown" : Number(n).toLocaleString("en-US"); }
+  function count(n) { return n == null ? "unknown" : num(n) + (Math.abs(n) >= 1e4 ? " (" + human(n) + ")" : ""); }
   function human(n) {
     if (n == null) return "unknown";
     for (const [d, s] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "K"]]) if (Math.abs(n) >= d) return (n / d).toFixed(2) + s;
@@ -101,6 +115,13 @@
     return [P.cx[item], P.cy[item] + (bottom ? P.h[item] / 2 : -P.h[item] / 2)];
   }
 
+  // an edge spanning many ranks without points of its own: a curve out to the right of its ends
+  function longCurve(a, b, k) {
+    const lane = Math.max(a[0], b[0]) + NODE_W * 0.7 + 9 * (k % 12);
+    return "M" + a[0].toFixed(1) + "," + a[1].toFixed(1) + "C" + lane.toFixed(1) + "," + a[1].toFixed(1) + " " +
+      lane.toFixed(1) + "," + b[1].toFixed(1) + " " + b[0].toFixed(1) + "," + b[1].toFixed(1);
+  }
+
   function curve(points) {
     let d = "M" + points[0][0].toFixed(1) + "," + points[0][1].toFixed(1);
     for (let k = 1; k < points.length; k++) {
@@ -123,9 +144,16 @@
       `<text class="t1" x="8" y="15">${esc(cut(t1, 22))}</text><text class="t2" x="8" y="30">${esc(cut(t2, 28))}</text></g>`;
   }
 
-  function render() {
+  // Draw the current tab: what lies within one screen of the visible part (panning or zooming past
+  // it draws again), so that a graph of thousands of layers costs what one screen of it costs.
+  // ``relayout``: the expanded layers changed, so everything is placed again first.
+  function render(relayout = true) {
     const tab = DATA.tabs[current], st = states[current];
-    const P = st.placed = place(tab, st);
+    if (relayout || !st.placed) st.placed = place(tab, st);
+    const P = st.placed;
+    if (!st.view) fitView(false);
+    const vis = st.drawn = visibleRect(1);
+    const inView = (x0, y0, x1, y1) => x1 >= vis.x0 && x0 <= vis.x1 && y1 >= vis.y0 && y0 <= vis.y1;
     const parts = [];
     parts.push(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#8a94a3"/></marker>` +
       `<marker id="arroww" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#7c3aed"/></marker></defs>`);
@@ -137,10 +165,20 @@
       there.push(text); labels.set(key, there);
       parts.push(`<text class="elabel" x="${(x + 5).toFixed(1)}" y="${(y + 12 + 11 * (there.length - 1)).toFixed(1)}">${esc(cut(text, 30))}</text>`);
     }
-    // layers (boxes first, so edges and ops draw over expanded ones)
-    const items = [];
+    function edge(pts, far, k, weight) {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const [x, y] of pts) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+      if (far) x1 += NODE_W * 0.7 + 120;
+      if (!inView(x0, y0, x1, y1)) return false;
+      const d = far ? longCurve(pts[0], pts[pts.length - 1], k) : curve(pts);
+      parts.push(`<path class="edge${weight ? " weight" : ""}" d="${d}" marker-end="url(#${weight ? "arroww" : "arrow"})"/>`);
+      return true;
+    }
+    // layer boxes first (an expanded one lies under its ops and edges), the other items last
+    const boxes = [], others = [];
     for (let i = 0; i < tab.layout.n; i++) {
       const it = tab.items[i], x = P.cx[i] - P.w[i] / 2, y = P.cy[i] - P.h[i] / 2;
+      if (!inView(x, y, x + P.w[i], y + P.h[i])) continue;
       if (it.kind === "group") {
         const g = tab.groups[it.group], open = st.expanded.has(it.group);
         const sel = st.selected && st.selected.type === "group" && st.selected.index === it.group ? " selected" : "";
@@ -149,25 +187,24 @@
         m += `<text class="t1" x="28" y="15">${esc(cut(g.name, open ? 60 : 19))}</text>`;
         m += `<text class="t2" x="28" y="30">${esc(cut(g.type + " \u00b7 " + g.nodes.length + " ops", open ? 60 : 24))}</text>`;
         m += `<g class="toggle" data-toggle="${it.group}"><rect x="5" y="7" width="17" height="17" rx="3"/><text x="9.5" y="20">${open ? "\u2212" : "+"}</text></g></g>`;
-        items.push(m);
+        boxes.push(m);
       } else if (it.kind === "node") {
         const sel = st.selected && st.selected.type === "node" && st.selected.index === it.node ? " selected" : "";
-        items.push(nodeMarkup(tab, it.node, P.cx[i], P.cy[i], " item" + sel));
+        others.push(nodeMarkup(tab, it.node, P.cx[i], P.cy[i], " item" + sel));
       } else {
         const cls = it.kind === "weight" ? "weightitem" : it.kind;
         const sel = st.selected && st.selected.type === "item" && st.selected.index === i ? " selected" : "";
-        items.push(`<g class="item ${cls}${sel}" data-item="${i}" transform="translate(${x.toFixed(1)},${y.toFixed(1)})">` +
+        others.push(`<g class="item ${cls}${sel}" data-item="${i}" transform="translate(${x.toFixed(1)},${y.toFixed(1)})">` +
           `<rect width="${NODE_W}" height="${NODE_H}" rx="${it.kind === "weight" ? 2 : 16}"/><title>${esc(it.name)}</title>` +
           `<text class="t1" x="12" y="15">${esc(cut(it.kind === "weight" ? "shared weight" : it.kind, 22))}</text>` +
-          `<text class="t2" x="12" y="30">${esc(cut(it.name + " " + it.shape, 28))}</text></g>`);
+          `<text class="t2" x="12" y="30">${esc(cut(it.name + " " + it.shape, 26))}</text></g>`);
       }
     }
-    // the groups' boxes go under everything
-    const groupsFirst = items.filter(m => m.startsWith('<g class="item group'));
-    parts.push(...groupsFirst);
+    parts.push(...boxes);
     // edges of the collapsed level
     for (const e of tab.edges) {
       const seen = new Set();
+      const far = e.path.length === 2 && Math.abs(tab.layout.rank[e.to] - tab.layout.rank[e.from]) > 1;
       for (const [sn, dn] of e.links) {
         const a = anchor(tab, st, P, e.from, sn, true), b = anchor(tab, st, P, e.to, dn, false);
         const key = a.join() + "|" + b.join();
@@ -176,31 +213,48 @@
         const pts = [a];
         for (let k = 1; k < e.path.length - 1; k++) pts.push([P.cx[e.path[k]], P.cy[e.path[k]]]);
         pts.push(b);
-        parts.push(`<path class="edge${e.weight ? " weight" : ""}" d="${curve(pts)}" marker-end="url(#${e.weight ? "arroww" : "arrow"})"/>`);
-        label(a[0], a[1], e.label);
+        if (edge(pts, far, e.from, e.weight)) label(a[0], a[1], e.label);
       }
     }
     // inside expanded layers: their edges and ops
     for (const g of st.expanded) {
-      const group = tab.groups[g], pos = P.inner[g];
+      const group = tab.groups[g], pos = P.inner[g], i = itemOfGroup(tab, g);
+      if (!inView(P.cx[i] - P.w[i] / 2, P.cy[i] - P.h[i] / 2, P.cx[i] + P.w[i] / 2, P.cy[i] + P.h[i] / 2)) continue;
       for (const e of group.edges) {
         if (e.path.length < 2) continue;
         const s = pos[e.path[0]], t = pos[e.path[e.path.length - 1]];
         const pts = [[s[0], s[1] + NODE_H / 2]];
         for (let k = 1; k < e.path.length - 1; k++) pts.push(pos[e.path[k]]);
         pts.push([t[0], t[1] - NODE_H / 2]);
-        parts.push(`<path class="edge" d="${curve(pts)}" marker-end="url(#arrow)"/>`);
-        label(pts[0][0], pts[0][1], e.label);
+        const far = e.path.length === 2 && Math.abs(group.layout.rank[e.path[1]] - group.layout.rank[e.path[0]]) > 1;
+        if (edge(pts, far, e.path[0], false)) label(pts[0][0], pts[0][1], e.label);
       }
       group.nodes.forEach((ni, k) => {
+        if (!inView(pos[k][0] - NODE_W / 2, pos[k][1] - NODE_H / 2, pos[k][0] + NODE_W / 2, pos[k][1] + NODE_H / 2)) return;
         const sel = st.selected && st.selected.type === "node" && st.selected.index === ni ? " selected" : "";
         parts.push(nodeMarkup(tab, ni, pos[k][0], pos[k][1], sel));
       });
     }
-    parts.push(...items.filter(m => !m.startsWith('<g class="item group')));
+    parts.push(...others);
     parts.push(`</g>`);
     canvas.innerHTML = parts.join("");
     applyView();
+  }
+
+  // the part of the drawing on screen, widened by ``margin`` screens on each side
+  function visibleRect(margin) {
+    const v = states[current].view, W = canvas.clientWidth || 800, H = canvas.clientHeight || 600;
+    const x0 = -v.x / v.k, y0 = -v.y / v.k, w = W / v.k, h = H / v.k;
+    return { x0: x0 - margin * w, y0: y0 - margin * h, x1: x0 + w + margin * w, y1: y0 + h + margin * h };
+  }
+  let pending = false;
+  function redrawIfNeeded() {
+    const st = states[current], v = visibleRect(0), d = st.drawn;
+    const zoomedOut = d && (v.x1 - v.x0) > (d.x1 - d.x0) / 1.5;  // much more on screen than drawn around it
+    if (d && v.x0 >= d.x0 && v.x1 <= d.x1 && v.y0 >= d.y0 && v.y1 <= d.y1 && !zoomedOut) return;
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; render(false); });
   }
 
   // ------------------------------------------------------------------ pan and zoom
@@ -213,18 +267,19 @@
     }
     return isFinite(x0) ? { x0, y0, x1, y1 } : { x0: 0, y0: 0, x1: 1, y1: 1 };
   }
-  function fit(whole) {
+  // the whole graph in the window (``whole``), or its width and its top at a readable size
+  function fitView(whole) {
     const st = states[current], b = bounds(), W = canvas.clientWidth || 800, H = canvas.clientHeight || 600;
     const k = Math.min(1.2, (W - 40) / (b.x1 - b.x0), whole ? (H - 40) / (b.y1 - b.y0) : Infinity);
     const kk = whole ? k : Math.max(k, 0.35);
     st.view = { k: kk, x: W / 2 - kk * (b.x0 + b.x1) / 2, y: 20 - kk * b.y0 };
-    applyView();
   }
+  function fit(whole) { fitView(whole); applyView(); }
   function applyView() {
     const st = states[current];
-    if (!st.view) { fit(false); return; }
     const vp = document.getElementById("viewport");
     if (vp) vp.setAttribute("transform", `translate(${st.view.x.toFixed(1)},${st.view.y.toFixed(1)}) scale(${st.view.k.toFixed(4)})`);
+    redrawIfNeeded();
   }
   function centerOn(x, y) {
     const st = states[current], W = canvas.clientWidth || 800, H = canvas.clientHeight || 600;
@@ -285,7 +340,7 @@
     if (!r) return "";
     return row("type", esc(r.type)) + row("output shapes", esc((r.output_shapes || []).map(s => s ? "(" + s.map(d => d == null ? "?" : d).join(", ") + ")" : "?").join(" "))) +
       row("parameters", num(r.params) + (r.non_trainable_params ? ` (${num(r.non_trainable_params)} non-trainable)` : "")) +
-      row("MACs", r.macs == null ? "unknown" + (r.unknown_ops && r.unknown_ops.length ? " (" + esc(r.unknown_ops.join(", ")) + ")" : "") : num(r.macs) + " (" + human(r.macs) + ")") +
+      row("MACs", r.macs == null ? "unknown" + (r.unknown_ops && r.unknown_ops.length ? " (" + esc(r.unknown_ops.join(", ")) + ")" : "") : count(r.macs)) +
       row("activations", bytes(r.activation_bytes)) + row("weights", bytes(r.weight_bytes)) +
       (r.shared_weights && r.shared_weights.length ? row("shared weights", esc(r.shared_weights.join(", "))) : "");
   }
@@ -313,7 +368,7 @@
       h += `<h3>${esc(n.name)}</h3><table>` + row(n.kind === "call" ? "layer" : "op", esc(n.op)) +
         (n.scope ? row("layer", n.group >= 0 ? `<a data-go-group="${n.group}">${esc(n.scope)}</a>` : esc(n.scope)) : "") +
         (n.layer_type ? row("layer type", esc(n.layer_type)) : "") +
-        (n.kind === "op" ? row("MACs", n.const ? "0 (constant: folded when the session loads)" : (n.macs == null ? "unknown" : num(n.macs) + " (" + human(n.macs) + ")")) : "") +
+        (n.kind === "op" ? row("MACs", n.const ? "0 (constant: folded when the session loads)" : count(n.macs)) : "") +
         statusRows(n) + "</table>";
       if (n.row) h += "<h4>layer costs</h4><table>" + layerRows(n.row) + "</table>";
       const attrs = Object.entries(n.attrs);
@@ -379,11 +434,7 @@
   });
 
   // ------------------------------------------------------------------ tabs and summary
-  function counts(tab) {
-    let added = 0, changed = 0, removed = 0;
-    for (const n of tab.nodes) { if (n.status === "added") added++; else if (n.status === "changed") changed++; else if (n.status === "removed") removed++; }
-    return { added, changed, removed: removed + tab.removed.length };
-  }
+  function counts(tab) { return tab.changes; }
   function summary() {
     const tab = DATA.tabs[current], c = counts(tab);
     let h = `<h3>${esc(tab.title)}</h3><table>` + row("nodes", num(tab.counts.nodes)) + row("layers (groups of ops)", num(tab.counts.layers)) +
@@ -407,7 +458,8 @@
     if (!b) return;
     show(+b.dataset.tab);
   });
-  function show(i) {
+  async function show(i) {
+    await load(i);
     current = i;
     tabs(); summary(); render();
     const st = states[current];
@@ -424,11 +476,15 @@
   document.getElementById("collapse-all").addEventListener("click", () => { states[current].expanded.clear(); render(); });
   document.getElementById("title").textContent = DATA.title;
 
-  show(current);
   // for tests and for the reader's console: the data, the state and what drew the page
   window.irgraph = { data: DATA, states, show, toggle, select, reveal, get current() { return current; } };
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    window.irgraphRenderedAt = performance.now();
-    document.body.dataset.rendered = "1";
-  }));
+  const parsedAt = performance.now();
+  show(current).then(() => {
+    const drawnAt = performance.now();
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.irgraphRenderedAt = performance.now();
+      window.irgraphTimings = { scriptStart: scriptStart, parsed: parsedAt, drawn: drawnAt, painted: window.irgraphRenderedAt };
+      document.body.dataset.rendered = "1";
+    }));
+  });
 })();
