@@ -149,6 +149,19 @@ def _unique_names(metrics: list, weighted: list) -> list:
     return [named(m, claim(f"weighted_{m.name}") if m.name in seen else claim(m.name)) for m in weighted]
 
 
+def _scoped(metric, identifier):
+    """``metric`` with ``state_scope``: the first part of its variables' paths in Keras 3 (the
+    default name of the object a metric name resolves to, 'mean_absolute_error' for 'mae'; a
+    metric given as an object keeps its own name), which `get_state_tree` keys them by."""
+    scope = metric.name
+    if isinstance(identifier, str) and identifier.lower() not in ("accuracy", "acc"):
+        fn = getattr(metric, "_fn", None)
+        scope = fn.__name__ if type(metric) is metrics_mod.MeanMetricWrapper and fn is not None \
+            else type(metric)().name
+    metric.state_scope = scope
+    return metric
+
+
 class NotCompiledError(ValueError, RuntimeError):
     """Training or evaluating before `compile`: Keras's ValueError (irgraph raised RuntimeError)."""
 
@@ -201,9 +214,9 @@ class CompileConfig:
                                                   self.metric_ids, self.weighted_metric_ids):
             kw = dict(loss=loss if loss is not None else loss_id, y_true_shape=label_shapes.get(name),
                       y_pred_shape=pred_shapes.get(name))
-            plain = [metrics_mod.get(m, **kw) for m in ids]
+            plain = [_scoped(metrics_mod.get(m, **kw), m) for m in ids]
             resolved.append(plain)
-            weighted.append(_unique_names(plain, [metrics_mod.get(m, **kw) for m in wids]))
+            weighted.append(_unique_names(plain, [_scoped(metrics_mod.get(m, **kw), m) for m in wids]))
         return resolved, weighted
 
     def loss_term(self, i: int):

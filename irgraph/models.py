@@ -739,6 +739,17 @@ class Model(Layer):
     def evaluate_generator(self, generator, steps=None, verbose=0, **kwargs):
         return self.evaluate(generator, steps=steps, verbose=verbose)
 
+    def get_state_tree(self, value_format="backend_tensor"):
+        """Keras 3's state tree: trainable, non-trainable, optimizer and metrics variables as nested
+        dicts keyed by their paths (`irgraph.training.state_tree`)."""
+        from .training.state_tree import get_state_tree
+        return get_state_tree(self, value_format)
+
+    def set_state_tree(self, state_tree):
+        """Assign the values of a state tree (as `get_state_tree` gives) to the model's variables."""
+        from .training.state_tree import set_state_tree
+        set_state_tree(self, state_tree)
+
     def export_training(self, path=None, which="train"):
         """The train-step (or eval-step) ONNX model of the compiled model; written to ``path`` if given."""
         tr = self._get_trainer()

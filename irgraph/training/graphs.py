@@ -39,6 +39,7 @@ class StepGraphs:
     state_vars: list       # Variables updated by layers (BatchNorm moving statistics)
     label_specs: dict
     build_eval: object     # () -> (eval ModelProto, its PassManager), run on first use
+    absent: frozenset = frozenset()  # the optional inputs left out (None) in this pattern
     _eval: tuple | None = None
 
     def _evaluation(self) -> tuple:
@@ -55,8 +56,16 @@ class StepGraphs:
         return self._evaluation()[1]
 
 
-def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 17, check: bool = True):
+def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 17, check: bool = True,
+                      absent: frozenset = frozenset()):
+    """``absent``: the optional inputs given None; the graphs are those of that presence pattern."""
     names = config.output_names
+    layer_graph = model.layer_graph(absent)
+    missing = [n for n, kept in zip(names, model._present_outputs(absent)) if not kept]
+    if missing:
+        raise ValueError(f"model '{model.name}': the outputs {missing} are the optional input(s) "
+                         f"{sorted(absent)} themselves, given None; fit and evaluate need every output: "
+                         "pass arrays for those inputs")
     pred_shapes = {n: tuple(t.shape) for n, t in zip(names, model.outputs)}
     label_shapes = {n: tuple(s.shape) for n, s in label_specs.items()}
     metric_objs, weighted_objs = config.resolve_metrics(label_shapes, pred_shapes)
@@ -83,7 +92,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
 
     lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
     train_pm = PassManager([lower_train, infer_shapes, trim_borders, fuse, add_loss, optimize, cleanup])
-    train_graph = train_pm.run(model.graph)
+    train_graph = train_pm.run(layer_graph)
     meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
     train = emit_model(train_graph, opset=opset, name=f"{model.name}_train_step", metadata=meta,
                        weights_as_inputs=True)
@@ -92,7 +101,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
 
     def build_eval():
         eval_pm = PassManager([lower, infer_shapes, trim_borders, fuse, add_loss, cleanup])
-        evals = emit_model(eval_pm.run(model.graph), opset=opset, name=f"{model.name}_eval_step",
+        evals = emit_model(eval_pm.run(layer_graph), opset=opset, name=f"{model.name}_eval_step",
                            metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
         if check:
             check_model(evals)
@@ -101,7 +110,8 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     state_vars = [var for var, _ in train_graph.state_updates]
     return StepGraphs(train, train_pm, slots,
                       _output_loss_keys(names, config.losses),
-                      train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval)
+                      train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval,
+                      frozenset(absent))
 
 
 def _output_loss_keys(names, losses) -> list[str]:

@@ -31,6 +31,8 @@ class Trainer:
         self.providers = resolve_providers(device)
         self.checks = InputSpecCheck.for_model(model)
         self.graphs = None
+        self._built: dict = {}  # (label specs, absent inputs) -> StepGraphs
+        self.metric_state = None  # the _Accumulator of the latest fit epoch or evaluation
         self.session = None
         self.weights = model.weights  # the model's structure is fixed once compiled
         self.rng = np.random.default_rng(int(rng().integers(2**31)))  # irgraph.set_seed makes fit repeatable
@@ -64,12 +66,10 @@ class Trainer:
         if checks and checks[0].bounds is False:
             InputSpecCheck.bind_ids(checks, self.model)  # Embedding ids are range-checked by convert
         xs = self.model._signature.flat_inputs(x)
-        left_out = [c.name for c, v in zip(checks, xs) if v is None]
-        if left_out:
-            raise ValueError(f"model '{self.model.name}': None given for the optional input(s) {left_out}; "
-                             "training and evaluation run with every input given (predict and calls may "
-                             "leave optional inputs out): pass arrays for them")
-        arrays = {c.name: c.convert(a) for c, a in zip(checks, xs)}
+        # None for an optional input: the step graphs of that presence pattern (the layers reading
+        # it get None, as in predict), fed without it
+        absent = frozenset(c.name for c, v in zip(checks, xs) if v is None)
+        arrays = {c.name: c.convert(a) for c, a in zip(checks, xs) if a is not None}
         first = next(iter(arrays))
         n = len(arrays[first])
         for k, a in arrays.items():
@@ -85,7 +85,7 @@ class Trainer:
                 raise ValueError(f"inputs and labels need the same number of samples: labels for output "
                                  f"'{name}' have {len(yv)} (shape {yv.shape}), the inputs {n}; pass one label "
                                  f"per input sample")
-        self.ensure_graphs(ys)
+        self.ensure_graphs(ys, absent)
         if sample_weight is None:
             sws = [None] * len(names)
         elif isinstance(sample_weight, np.ndarray) and len(names) > 1:
@@ -111,12 +111,18 @@ class Trainer:
             arrays[f"{name}_sample_weight"] = w
         return Dataset(arrays)
 
-    def ensure_graphs(self, ys: list) -> None:
+    def ensure_graphs(self, ys: list, absent: frozenset = frozenset()) -> None:
+        """The step graphs and session for these labels and this presence pattern of the optional
+        inputs (``absent``: those given None). Graphs are kept per pattern; switching patterns
+        hands the state back to the host and opens the other pattern's session."""
         specs = self.label_specs(ys)
-        if self.graphs is not None and self.graphs.label_specs == specs:
+        if self.graphs is not None and self.graphs.label_specs == specs and self.graphs.absent == absent:
             return
         with gc_paused():  # graph building and session set-up allocate millions of small objects
-            graphs = build_step_graphs(self.model, self.config, specs)
+            key = (tuple(sorted(specs.items())), absent)
+            graphs = self._built.get(key)
+            if graphs is None:
+                graphs = self._built[key] = build_step_graphs(self.model, self.config, specs, absent=absent)
             self.close()
             self.graphs = graphs
             self.session = TrainSession(graphs, self.providers, self._state_variables(),
@@ -164,7 +170,26 @@ class _Accumulator:
         self.trainer, self.prefix = trainer, prefix  # graphs may be built by the first batch
         self.n = 0
         self.losses: dict[str, float] = {}
+        self.counts: dict[str, float] = {}
         self.totals: dict | None = None
+        trainer.metric_state = self  # Keras's metrics variables hold the sums of the latest run
+
+    # the sums as Keras's metric variables (`irgraph.training.state_tree`)
+    def losses_items(self):
+        return [(k, (v, self.counts[k])) for k, v in self.losses.items()]
+
+    def loss_sum(self, key: str, index: int) -> np.ndarray:
+        return np.asarray(self.losses[key] if index == 0 else self.counts[key], np.float32)
+
+    def set_loss_sum(self, key: str, index: int, value) -> None:
+        (self.losses if index == 0 else self.counts)[key] = float(np.asarray(value))
+
+    def metric_sum(self, slot, index: int) -> np.ndarray:
+        return np.asarray(self.totals[slot.log_name][index], np.float32)
+
+    def set_metric_sum(self, slot, index: int, value) -> None:
+        old = self.totals[slot.log_name][index]
+        self.totals[slot.log_name][index] = np.asarray(value, np.float64).reshape(np.shape(old))
 
     @property
     def graphs(self):
@@ -178,13 +203,14 @@ class _Accumulator:
         keys = ["loss"] + (self.graphs.output_losses if len(self.graphs.label_specs) > 1 else [])
         for k in keys:
             self.losses[k] = self.losses.get(k, 0.0) + float(out[k]) * batch
+            self.counts[k] = self.counts.get(k, 0.0) + batch
         for s in self.graphs.metrics:
             tot = self.totals[s.log_name]
             for i, name in enumerate(s.outputs):
                 tot[i] = tot[i] + out[name]
 
     def logs(self) -> dict:
-        logs = {self.prefix + k: v / max(self.n, 1) for k, v in self.losses.items()}
+        logs = {self.prefix + k: v / max(self.counts[k], 1) for k, v in self.losses.items()}
         for s in (self.graphs.metrics if self.totals is not None else []):
             logs[self.prefix + s.log_name] = float(s.metric.result(self.totals[s.log_name]))
         return logs

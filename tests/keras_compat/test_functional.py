@@ -515,14 +515,19 @@ def test_required_none_raises_in_fit():
         model.fit([None], np.ones((4, 1)), epochs=1, verbose=0)
 
 
-def test_fit_needs_every_optional_input():
+# fit and evaluate take None for an optional input (the step graphs of that presence pattern; values
+# against Keras in test_model.py::test_functional_optional_inputs_train_as_keras)
+def test_fit_with_an_optional_input_left_out():
     i1 = Input((2,), name="input1")
     i2 = Input((2,), name="input2", optional=True)
     model = Model([i1, i2], layers.Dense(1)(OptionalInputLayer()(i1, i2)))
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"None given for the optional input\(s\) \['input2'\]; training"):
-        model.fit([np.ones((4, 2)), None], np.ones((4, 1)), verbose=0)
-    model.fit([np.ones((4, 2)), np.ones((4, 2))], np.ones((4, 1)), verbose=0)
+    for given in (None, np.ones((4, 2))):
+        loss = model.fit([np.ones((4, 2)), given], np.ones((4, 1)), verbose=0).history["loss"][-1]
+        assert np.isfinite(loss)
+        np.testing.assert_allclose(model.evaluate([np.ones((4, 2)), given], np.ones((4, 1)), verbose=0),
+                                   np.mean((model.predict([np.ones((4, 2)), given], verbose=0) - 1) ** 2),
+                                   rtol=1e-5)
 
 
 # keras/src/models/functional_test.py::test_warning_for_mismatched_inputs_structure
