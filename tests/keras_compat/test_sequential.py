@@ -10,10 +10,6 @@ Out of scope (issue 10's rule for a functional-API-to-ONNX tool):
     ``safe_mode=False``: archive writing/reading belongs to another issue and irgraph never runs
     stored code; the config half (a Sequential whose Lambda comes back from custom_objects) is
     tested below.
-  * test_dict_inputs with an *identity* dict layer (outputs named like the inputs): the Sequential
-    takes and returns dicts (tested below with a layer that computes new values), but an output
-    that is the input itself under the same key is not yet exported (ONNX names collide; the
-    structured-I/O owner's part).
 """
 import numpy as np
 import pytest
@@ -220,6 +216,25 @@ def test_dict_inputs():
     assert type(y) is dict
     np.testing.assert_allclose(y["sum"], x["a"] + x["b"], rtol=1e-6)
     np.testing.assert_allclose(y["twice_a"], 2 * x["a"], rtol=1e-6)
+    model.summary(print_fn=_quiet)
+
+
+# keras/src/models/sequential_test.py::test_dict_inputs, as written: the dict layer returns its inputs
+# unchanged, so the outputs are the inputs under the same keys (their ONNX output names get `_1`)
+def test_dict_inputs_identity_layer():
+    class DictLayer(layers.Layer):
+        def call(self, inputs):
+            assert isinstance(inputs, dict)
+            return inputs
+
+    model = Sequential([DictLayer()])
+    x = {"a": np.random.random((3, 2)).astype("float32"), "b": np.random.random((3, 2)).astype("float32")}
+    y = model(x)
+    assert type(y) is dict and sorted(y) == ["a", "b"]
+    np.testing.assert_array_equal(y["a"], x["a"])
+    np.testing.assert_array_equal(y["b"], x["b"])
+    exported = model.to_onnx()
+    assert [o.name for o in exported.graph.output] == ["a_1", "b_1"]
     model.summary(print_fn=_quiet)
 
 
