@@ -764,10 +764,11 @@ class Model(Layer):
 
     # ----------------------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None):
+                show_trainable=False, layer_range=None, show_macs=False):
         from .summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range,
+                      show_macs=show_macs)
 
     def count_params(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.weights))

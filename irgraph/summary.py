@@ -248,7 +248,7 @@ def _column_widths(line_length: int, positions) -> list[int]:
 
 
 def summary_text(model, line_length=None, positions=None, expand_nested=False, show_trainable=False,
-                 layer_range=None) -> str:
+                 layer_range=None, show_macs=False) -> str:
     connected = not sequential_like(model)
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
     justify = ["left", "left", "right"] + (["left"] if connected else [])
@@ -259,6 +259,9 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
         default_positions = [p * 0.9 for p in default_positions] + [1.0]
         header.append("Trainable")
         justify.append("center")
+    macs = _macs_column(model, header, justify, default_positions) if show_macs else None
+    if macs is not None:
+        default_length += 14
     if positions is not None and len(positions) != len(header):
         raise ValueError(f"positions gives {len(positions)} column ends, the summary has {len(header)} "
                          f"columns ({', '.join(header)})")
@@ -267,6 +270,8 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     columns = [Column(h, justify=j, width=w) for h, j, w in zip(header, justify, widths)]
     table = Table(*columns, width=line_length, show_lines=True, box=box.HEAVY_HEAD)
     for cells in summary_rows(model, expand_nested, show_trainable, layer_range):
+        if macs is not None:
+            cells.insert(3, macs(cells[0]))
         table.add_row(*[escape(c) for c in cells])
     buf = io.StringIO()
     console = Console(file=buf, width=max(line_length, 20), force_terminal=False, color_system=None,
@@ -278,10 +283,29 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     return buf.getvalue()
 
 
+def _macs_column(model, header, justify, positions):
+    """irgraph's optional column (issue 13): the MACs of each layer per sample, after 'Param #'
+    (46.37M: `irgraph inspect` gives them exactly). Returns the cell text of a row, given its first cell."""
+    from .inspection import layer_macs
+    from .inspection.report import human
+    per_layer = layer_macs(model)
+    header.insert(3, "MACs")
+    justify.insert(3, "right")
+    positions[:] = [p * 0.88 for p in positions[:3]] + [positions[2] * 0.88 + 0.12] + \
+        [p * 0.88 + 0.12 for p in positions[3:]]
+
+    def cell(first: str) -> str:
+        name = first.rsplit(" (", 1)[0].replace(_NESTED_MARK, "").strip()
+        value = per_layer.get(name, 0)
+        return human(value)
+    return cell
+
+
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                  show_trainable=False, layer_range=None) -> None:
-    """Print the summary, or give it to ``print_fn`` in one call (Keras 3's way)."""
-    text = summary_text(model, line_length, positions, expand_nested, show_trainable, layer_range)
+                  show_trainable=False, layer_range=None, show_macs=False) -> None:
+    """Print the summary, or give it to ``print_fn`` in one call (Keras 3's way); ``show_macs``
+    adds irgraph's MACs column (per sample)."""
+    text = summary_text(model, line_length, positions, expand_nested, show_trainable, layer_range, show_macs)
     if print_fn is None:
         print(text, end="")
     else:

@@ -7,6 +7,8 @@ interactive HTML view of every pass, and diffs between models.
 """
 from __future__ import annotations
 
+import re
+
 from .report import analyze, render  # noqa: F401
 from .view import View, from_ir, from_onnx  # noqa: F401
 
@@ -86,3 +88,19 @@ def model_report(model, batch: int | None = None, dims: dict | None = None, trai
     if note:
         report["notes"].append(note)
     return report
+
+
+def layer_macs(model, batch: int = 1) -> dict:
+    """MACs per layer name at ``batch`` (per sample by default), for ``model.summary(show_macs=True)``:
+    the calls of a shared layer ('lstm', 'lstm[1]') add up, and a nested model's row is the sum of
+    its layers' ('inner/dense' counts for 'inner' and for 'inner/dense'). None where a cost is unknown."""
+    out: dict = {}
+    for row in model_report(model, batch=batch)["layers"]:
+        parts = row["name"].split("/")
+        keys = {"/".join(parts[:k]) for k in range(1, len(parts) + 1)}
+        keys = {re.sub(r"\[\d+\]$", "", k) for k in keys}
+        for key in keys:
+            if key in out and out[key] is None:
+                continue
+            out[key] = None if row["macs"] is None else out.get(key, 0) + row["macs"]
+    return out

@@ -30,14 +30,16 @@ ATTR_TEXT_LIMIT = 300  # characters of one attribute value shown (a long list is
 
 
 # ------------------------------------------------------------------------------------ pages
-def model_page(model, batch: int | None = None, dims: dict | None = None, train: bool = True) -> str:
+def model_page(model, batch: int | None = None, dims: dict | None = None, train: bool = True,
+               start: str | None = None) -> str:
     """The page of an irgraph model: a tab per pass of its inference pipeline and, with ``train``,
-    one for its training-step graph, each with the changes from the tab before highlighted."""
+    one for its training-step graph, each with the changes from the tab before highlighted. It
+    opens on the tab named ``start``, by default the last inference pass (the graph that runs)."""
     with gc_paused():  # hundreds of thousands of small records: the collector would walk them all
-        return _model_page(model, batch, dims, train)
+        return _model_page(model, batch, dims, train, start)
 
 
-def _model_page(model, batch, dims, train) -> str:
+def _model_page(model, batch, dims, train, start) -> str:
     from . import layer_types, train_passes
     from .view import from_ir
     types = layer_types(model)
@@ -68,11 +70,12 @@ def _model_page(model, batch, dims, train) -> str:
                              title=title, compared_with=None if previous is None else previous_name))
         previous, previous_name = view, name
     return page({"title": f"irgraph: {model.name}", "kind": "model", "tabs": tabs, "weights": weights,
-                 "notes": notes, "start": _start_tab(tabs, train)})
+                 "notes": notes, "start": _start_tab(tabs, train, start)})
 
 
-def _start_tab(tabs: list, train: bool) -> int:
-    """The last inference pass: the graph that runs."""
+def _start_tab(tabs: list, train: bool, name: str | None) -> int:
+    if name is not None:
+        return next(i for i, t in enumerate(tabs) if t["name"] == name)
     return len(tabs) - 2 if train and len(tabs) > 1 and tabs[-1]["name"] == "training step" else len(tabs) - 1
 
 
