@@ -86,6 +86,9 @@ def test_usage_example_and_command_line_examples(tmp_path, monkeypatch):
     for cmd in cli:
         out = run(cmd, cwd=str(tmp_path))
         assert out.strip()
+    assert (tmp_path / "model.svg").read_text().startswith("<svg")  # plot_model
+    for page in ("mlp.html", "diff.html"):  # the --html pages (tests/test_inspect_html.py opens such pages)
+        assert '<script type="application/json" id="irgraph-data">' in (tmp_path / page).read_text()
 
 
 def section(title: str) -> str:
