@@ -18,6 +18,8 @@ from . import backend as K
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers
+from . import tree
+from .loss_structure import loss_entries
 
 
 def _is_seq(value) -> bool:
@@ -25,52 +27,10 @@ def _is_seq(value) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ losses
-def _single_loss(entry, output: str):
-    """One output's loss: an identifier, None, or (Keras 3 nesting) a one-element list of one."""
-    if _is_seq(entry):
-        entries = [e for e in entry if e is not None]
-        if len(entries) > 1:
-            raise ValueError(f"compile(): output '{output}' is given {len(entries)} losses {list(entry)}; "
-                             "irgraph takes one loss per output (sum them in one loss function)")
-        return entries[0] if entries else None
-    return entry
-
-
-def _losses_per_output(loss, names: list[str]) -> list:
-    """Keras 3's loss structures spread over the outputs (None: that output has no loss)."""
-    if isinstance(loss, dict):
-        if any(k not in names for k in loss):
-            raise ValueError(f"Expected keys {names} in loss dict, but found loss.keys()={list(loss.keys())}")
-        return [_single_loss(loss.get(n), n) for n in names]
-    if _is_seq(loss) and not (len(names) == 1 and len(loss) == 1 and not _is_seq(loss[0])):
-        if len(names) == 1:
-            return [_single_loss(loss[0] if len(loss) == 1 else loss, names[0])]
-        if len(loss) > len(names):
-            raise KeyError(f"The path: ({len(names)},) in the `loss` argument, can't be found in either the "
-                           "model's output (`y_pred`) or in the labels (`y_true`).")
-        padded = list(loss) + [None] * (len(names) - len(loss))
-        return [_single_loss(e, n) for e, n in zip(padded, names)]
-    if _is_seq(loss):
-        loss = loss[0]
-    return [loss] * len(names)  # one loss for every output (Keras 2)
-
-
-def _loss_weights_per_output(weights, names: list[str]) -> list:
-    if weights is None:
-        return [1.0] * len(names)
-    if isinstance(weights, dict):
-        unknown = [k for k in weights if k not in names]
-        if unknown:
-            raise ValueError(f"Expected keys {names} in loss_weights dict, but found "
-                             f"loss_weights.keys()={list(weights.keys())}")
-        return [weights.get(n, 1.0) for n in names]
-    if _is_seq(weights):
-        if len(weights) != len(names):
-            raise ValueError(f"`loss_weights` must match the number of losses, got {len(names)} losses "
-                             f"and {len(weights)} weights.")
-        return list(weights)
-    if isinstance(weights, (int, float)) and not isinstance(weights, bool):
-        return [weights] * len(names)
+def _check_loss_weights_type(weights) -> None:
+    if weights is None or _is_seq(weights) or isinstance(weights, dict) or (
+            isinstance(weights, (int, float)) and not isinstance(weights, bool)):
+        return
     raise ValueError("Expected `loss_weights` argument to be a float (single output case) or a list, tuple, "
                      f"or dict (multiple output case). Received instead: loss_weights={weights} of type "
                      f"{type(weights)}")
@@ -181,14 +141,30 @@ class CompileConfig:
         # step graphs are built with a stand-in SGD whose update never runs
         self.optimizer_given = optimizer is not None
         self.optimizer = optimizers.get(optimizer) if optimizer is not None else optimizers.SGD()
-        self.loss_ids = _losses_per_output(loss, names)
-        self.losses = [None if ident is None else losses_mod.get(ident) for ident in self.loss_ids]
-        weights = _loss_weights_per_output(loss_weights, names)
-        self.loss_weights = [1.0 if w is None else _loss_weight(w, n) for w, n in zip(weights, names)]
+        _check_loss_weights_type(loss_weights)
+        # Keras 3's CompileLoss rules: each loss over one output or a structure of outputs
+        layer_names = [t._keras_history[0].name for t in model.outputs]
+        indices = model._signature.pack_outputs(list(range(len(names))))
+        self.loss_entries = loss_entries(loss, loss_weights, indices, layer_names, names)
+        given = [e.loss for e in self.loss_entries]
+        for e in self.loss_entries:
+            e.loss = losses_mod.get(e.loss)
+            e.weight = None if e.weight is None else _loss_weight(e.weight, e.name)
+        # per output, its own loss (the first covering it alone): the label checks and the saved
+        # compile config read these; outputs read by any loss need labels
+        self.loss_ids, self.losses, self.loss_weights = [None] * len(names), [None] * len(names), [1.0] * len(names)
+        for e, identifier in zip(self.loss_entries, given):
+            if isinstance(e.leaves, int) and self.losses[e.leaves] is None:
+                self.loss_ids[e.leaves], self.losses[e.leaves] = identifier, e.loss
+                self.loss_weights[e.leaves] = 1.0 if e.weight is None else e.weight
+        self.labelled = [False] * len(names)
+        for e in self.loss_entries:
+            for i in tree.flatten(e.leaves):
+                self.labelled[i] = True
         self.metric_ids = _metric_lists(metrics, names, "metrics")
         self.weighted_metric_ids = _metric_lists(weighted_metrics, names, "weighted_metrics")
         # no loss at all is accepted as Keras accepts it; fit and evaluate refuse (`require_loss`)
-        self.has_loss = any(loss is not None for loss in self.losses)
+        self.has_loss = bool(self.loss_entries)
 
     def require_loss(self, model_name: str) -> None:
         """Keras's error for fit/evaluate/train_on_batch/test_on_batch after compile without a loss."""
@@ -219,10 +195,13 @@ class CompileConfig:
             weighted.append(_unique_names(plain, [_scoped(metrics_mod.get(m, **kw), m) for m in wids]))
         return resolved, weighted
 
-    def loss_term(self, i: int):
-        """Output ``i``'s loss as `irgraph.passes.loss.attach_loss` calls it, or None."""
-        loss = self.losses[i]
-        return None if loss is None else LossTerm(loss)
+    def loss_terms(self) -> list:
+        """``(name, outputs, term, weight)`` per loss, as `irgraph.passes.loss.attach_loss` takes
+        them: Keras's name of the loss, the output name (or structure of output names) it reads,
+        the callable and its weight (None: unweighted)."""
+        names = self.output_names
+        return [(e.name, tree.map_structure(lambda i: names[i], e.leaves), LossTerm(e.loss), e.weight)
+                for e in self.loss_entries]
 
     @staticmethod
     def metric_term(metric):

@@ -25,6 +25,7 @@ import re
 import numpy as np
 
 from . import backend as K
+from . import tree
 from .backend import config
 from .ops.base import FLOAT_DTYPES
 from .ops.trace import Value, apply, to_value
@@ -380,8 +381,13 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         """The reduced loss; ``mask`` (the prediction's Keras mask, bool) drops masked entries."""
-        y_pred = _float(y_pred)
-        y_true = _t(y_true, y_pred.dtype)
+        if tree.is_nested(y_pred):  # a loss over a structure of outputs (Keras 3's compile)
+            y_pred = tree.map_structure(_float, y_pred)
+            y_true = tree.pack_sequence_as(y_pred, [_t(t, p.dtype) for t, p in
+                                                    zip(tree.flatten(y_true), tree.flatten(y_pred))])
+        else:
+            y_pred = _float(y_pred)
+            y_true = _t(y_true, y_pred.dtype)
         values = self.call(y_true, y_pred)
         own = self._mask(y_true, y_pred)
         if own is not None and mask is not None:
@@ -408,7 +414,13 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def call(self, y_true, y_pred):
-        y_true, y_pred = squeeze_or_expand_to_same_rank(_t(y_true), _t(y_pred))
+        if tree.is_nested(y_pred):  # ranks aligned output by output
+            pairs = [squeeze_or_expand_to_same_rank(_t(t), _t(p))
+                     for t, p in zip(tree.flatten(y_true), tree.flatten(y_pred))]
+            y_true = tree.pack_sequence_as(y_pred, [t for t, _ in pairs])
+            y_pred = tree.pack_sequence_as(y_pred, [p for _, p in pairs])
+        else:
+            y_true, y_pred = squeeze_or_expand_to_same_rank(_t(y_true), _t(y_pred))
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
     @property

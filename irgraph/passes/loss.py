@@ -1,17 +1,20 @@
-"""attach_loss: add labels, per-output losses, regularization and metric statistics to a lowered graph.
+"""attach_loss: add labels, losses, regularization and metric statistics to a lowered graph.
 
 For each model output ``<name>`` it adds the inputs ``<name>_true`` (labels) and
 ``<name>_sample_weight`` (one weight per sample; the runtime feeds ones when none are given, and
-folds ``class_weight`` into it) and the outputs ``<name>_loss``; it adds ``loss`` (the weighted sum
-of output losses, weight regularizers and layer ``add_loss`` terms) and one ``metric:<name>:<metric>:<k>``
-output per batch statistic of each metric. A final Softmax or Sigmoid is fused with its
-cross-entropy: the loss is computed from the logits (numerically stable), metrics still see the
-probabilities. The model's prediction outputs are removed.
+folds ``class_weight`` into it). Each loss (`LossSpec`) reads one output or a structure of outputs
+(Keras 3's CompileLoss: ``loss=[whole_fn, (fn_a, fn_b)]``) and adds the output ``<graph name>``; it
+adds ``loss`` (the weighted sum of the losses, weight regularizers and layer ``add_loss`` terms, or
+what a model's own ``compute_loss`` returns) and one ``metric:<name>:<metric>:<k>`` output per batch
+statistic of each metric. A final Softmax or Sigmoid is fused with its cross-entropy when a loss
+reads that output alone: the loss is computed from the logits (numerically stable), metrics still see
+the probabilities. The model's prediction outputs are removed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from irgraph import tree
 from irgraph.ir import Graph
 from irgraph.ops.base import Spec
 from irgraph.ops.trace import Value, apply, scope, tracing
@@ -19,21 +22,26 @@ from irgraph.ops.trace import Value, apply, scope, tracing
 
 @dataclass
 class OutputTarget:
-    """What the pass adds for one model output. The user API resolves losses and metrics into these
-    callables before the pass runs (`irgraph.compile_config`), so the pass knows no loss classes:
-
-    * ``loss(y_true, y_pred, sample_weight, mask)`` -> scalar Value (``mask``: the output's mask or
-      None), and ``loss.on_logits(op)`` -> the same loss computed from the logits of a final ``op``
-      ('Softmax' or 'Sigmoid'), or None;
-    * each metric has ``name`` and ``batch_stats(y_true, y_pred, sample_weight, mask)`` -> Values
-      (``sample_weight`` None for the unweighted metrics).
-    """
+    """What the pass adds for one model output: its labels, sample weights and metrics. The user API
+    resolves metrics into objects with ``name`` and ``batch_stats(y_true, y_pred, sample_weight,
+    mask)`` -> Values (``sample_weight`` None for the unweighted metrics) before the pass runs
+    (`irgraph.compile_config`), so the pass knows no metric classes."""
     name: str
-    loss: object | None
-    weight: float = 1.0
     label_spec: Spec | None = None    # shape with 'batch' first, dtype
     metrics: list = field(default_factory=list)
     weighted_metrics: list = field(default_factory=list)
+
+
+@dataclass
+class LossSpec:
+    """One loss: ``loss(y_true, y_pred, sample_weight, mask)`` -> scalar Value, over ``outputs`` (an
+    output name, or a structure of them: ``y_true``/``y_pred`` then come in that structure, with
+    the first output's sample weights and no mask), and ``loss.on_logits(op)`` -> the same loss from
+    the logits of a final ``op`` ('Softmax' or 'Sigmoid'), or None. ``graph_name``: its graph output."""
+    graph_name: str
+    outputs: object
+    loss: object
+    weight: float | None = None
 
 
 def _value(g: Graph, tensor: tuple) -> Value:
@@ -57,7 +65,10 @@ def metric_output_name(output: str, metric_name: str, k: int) -> str:
     return f"metric:{output}:{metric_name}:{k}"
 
 
-def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
+def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec], compute_loss=None) -> Graph:
+    """``compute_loss``: a model's own ``compute_loss`` as ``f(y_true, y_pred, sample_weights,
+    default)`` (structures of Values in the model's output structure; ``default()`` traces the
+    compiled losses and returns their total, Keras's ``super().compute_loss``) -> the total loss."""
     g = graph.copy()
     outputs = {g.node(o)["name"]: g.output_tensor(o) for o in g.outputs}
     unknown = [t.name for t in targets if t.name not in outputs]
@@ -67,40 +78,42 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
     g.remove_all(g.outputs)
     new_outputs: list[tuple[str, Value]] = []
     with tracing(g, training=True):
-        terms = []
+        y_true, y_pred, sw = {}, {}, {}
         for t in targets:
-            y_pred = _value(g, outputs[t.name])
-            spec = t.label_spec or Spec(y_pred.sym_shape, y_pred.dtype)
+            y_pred[t.name] = pred = _value(g, outputs[t.name])
+            spec = t.label_spec or Spec(pred.sym_shape, pred.dtype)
             nid = g.add_input(f"{t.name}_true", spec)
-            y_true = Value(g, nid, 0, spec)
+            y_true[t.name] = Value(g, nid, 0, spec)
             nid = g.add_input(f"{t.name}_sample_weight", Spec(("batch",), "float32"))
-            sw = Value(g, nid, 0, g.node(nid)["specs"][0])
-            if t.loss is not None:
-                loss, pred = t.loss, y_pred
-                fused = _logits_for(g, y_pred, loss)
-                if fused is not None:
-                    loss, pred = fused
-                with scope(f"loss/{t.name}"):
-                    value = loss(y_true, pred, sw, masks.get(t.name))
-                new_outputs.append((f"{t.name}_loss", value))
-                terms.append(value if t.weight == 1.0 else value * float(t.weight))
+            sw[t.name] = Value(g, nid, 0, g.node(nid)["specs"][0])
             with scope(f"metrics/{t.name}"):
-                for metrics, weight in ((t.metrics, None), (t.weighted_metrics, sw)):
+                for metrics, weight in ((t.metrics, None), (t.weighted_metrics, sw[t.name])):
                     for m in metrics:
-                        for k, s in enumerate(m.batch_stats(y_true, y_pred, weight, masks.get(t.name))):
+                        for k, s in enumerate(m.batch_stats(y_true[t.name], pred, weight, masks.get(t.name))):
                             new_outputs.append((metric_output_name(t.name, m.name, k), s))
-        with scope("regularization"):
-            for w in g.nodes_of("weight"):
-                var = g.node(w)["var"]
-                if var.regularizer is not None and var.trainable:
-                    terms.append(var.regularizer(_value(g, (w, 0))))
-        terms += [_value(g, t) for t in g.added_losses]
-        if not terms:
-            raise ValueError("no loss to train on: give compile() a loss for at least one output")
-        with scope("loss"):
+
+        def compiled_total():
+            terms = []
+            for spec in losses:
+                with scope(f"loss/{spec.graph_name}"):
+                    value = _loss_value(g, spec, y_true, y_pred, sw, masks)
+                new_outputs.append((spec.graph_name, value))
+                terms.append(value if spec.weight is None or spec.weight == 1.0 else value * float(spec.weight))
+            with scope("regularization"):
+                for w in g.nodes_of("weight"):
+                    var = g.node(w)["var"]
+                    if var.regularizer is not None and var.trainable:
+                        terms.append(var.regularizer(_value(g, (w, 0))))
+            terms += [_value(g, t) for t in g.added_losses]
+            if not terms:
+                raise ValueError("no loss to train on: give compile() a loss for at least one output")
             total = terms[0]
             for term in terms[1:]:
                 total = total + term
+            return total
+
+        with scope("loss"):
+            total = compiled_total() if compute_loss is None else compute_loss(y_true, y_pred, sw, compiled_total)
             if total.ndim:
                 total = apply("ReduceSum", [total], axes=None, keepdims=False)
     g.add_output("loss", total.tensor)
@@ -108,3 +121,16 @@ def attach_loss(graph: Graph, targets: list[OutputTarget]) -> Graph:
         g.add_output(name, v.tensor)
     g.refresh_edges()
     return g
+
+
+def _loss_value(g: Graph, spec: LossSpec, y_true: dict, y_pred: dict, sw: dict, masks: dict) -> Value:
+    if not tree.is_nested(spec.outputs):
+        name = spec.outputs
+        loss, pred = spec.loss, y_pred[name]
+        fused = _logits_for(g, pred, loss)
+        if fused is not None:
+            loss, pred = fused
+        return loss(y_true[name], pred, sw[name], masks.get(name))
+    first = tree.flatten(spec.outputs)[0]
+    return spec.loss(tree.map_structure(y_true.get, spec.outputs), tree.map_structure(y_pred.get, spec.outputs),
+                     sw[first], None)

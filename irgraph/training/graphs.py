@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from irgraph.passes.cleanup import cleanup
 from irgraph.passes.fuse import fuse
-from irgraph.passes.loss import OutputTarget, attach_loss, metric_output_name
+from irgraph.passes.loss import LossSpec, OutputTarget, attach_loss, metric_output_name
 from irgraph.passes.lower import lower
 from irgraph.passes.manager import PassManager
 from irgraph.passes.optimizer import apply_optimizer
@@ -34,7 +34,7 @@ class StepGraphs:
     train: object          # ModelProto
     train_passes: PassManager
     metrics: list          # [MetricSlot]
-    output_losses: list    # graph output names '<out>_loss'
+    output_losses: list    # (graph output, History key) of each loss, when there are several
     trained: list          # [(Variable, [slot names])]
     state_vars: list       # Variables updated by layers (BatchNorm moving statistics)
     label_specs: dict
@@ -72,8 +72,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     targets, slots = [], []
     multi = len(names) > 1
     for i, n in enumerate(names):
-        targets.append(OutputTarget(n, config.loss_term(i), config.loss_weights[i], label_specs[n],
-                                    [config.metric_term(m) for m in metric_objs[i]],
+        targets.append(OutputTarget(n, label_specs[n], [config.metric_term(m) for m in metric_objs[i]],
                                     [config.metric_term(m) for m in weighted_objs[i]]))
         for m in metric_objs[i] + weighted_objs[i]:
             log = f"{n}_{m.name}" if multi else m.name
@@ -84,8 +83,13 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     def lower_train(g):
         return lower(g, training=True)
 
+    terms = config.loss_terms()
+    graph_names = _loss_output_names([name for name, _, _, _ in terms])
+    loss_specs = [LossSpec(gname, outs, term, weight)
+                  for gname, (_, outs, term, weight) in zip(graph_names, terms)]
+
     def add_loss(g):
-        return attach_loss(g, targets)
+        return attach_loss(g, targets, loss_specs)
 
     def optimize(g):
         return apply_optimizer(g, config.optimizer)
@@ -109,15 +113,29 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
 
     state_vars = [var for var, _ in train_graph.state_updates]
     return StepGraphs(train, train_pm, slots,
-                      _output_loss_keys(names, config.losses),
+                      _output_loss_keys(terms, graph_names),
                       train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval,
                       frozenset(absent))
 
 
-def _output_loss_keys(names, losses) -> list[str]:
-    """Keras 3 logs `<output>_loss` only when more than one output has a loss."""
-    keys = [f"{n}_loss" for n, loss in zip(names, losses) if loss is not None]
-    return keys if len(keys) > 1 else []
+def _loss_output_names(names: list[str]) -> list[str]:
+    """The graph output of each loss: ``<name>_loss``, numbered when two losses share a name
+    (several losses for one output)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(f"{n}_loss" if k == 0 else f"{n}_loss:{k}")
+    return out
+
+
+def _output_loss_keys(terms, graph_names) -> list[tuple[str, str]]:
+    """(graph output, History key) of each loss: Keras 3 logs `<name>_loss` only when there is more
+    than one loss; of losses sharing a name, the last one's value is logged (as in Keras)."""
+    if len(terms) < 2:
+        return []
+    return [(gname, f"{name}_loss") for gname, (name, _, _, _) in zip(graph_names, terms)]
 
 
 def _check_unique(names):

@@ -40,9 +40,10 @@ class Trainer:
     # ----------------------------------------------------------------------------- data
     def label_specs(self, ys: list) -> dict:
         specs = {}
-        for name, y, loss, out in zip(self.config.output_names, ys, self.config.losses, self.model.outputs):
+        for name, y, loss, labelled, out in zip(self.config.output_names, ys, self.config.losses,
+                                                self.config.labelled, self.model.outputs):
             if y is None:
-                if loss is not None:
+                if labelled:
                     raise ValueError(f"no target given for output '{name}', which has a loss; pass y for "
                                      f"every output with a loss (outputs: {self.config.output_names})")
                 specs[name] = Spec(("batch",) + tuple(d for d in out.shape[1:]), "float32")
@@ -200,14 +201,20 @@ class _Accumulator:
             self.totals = {s.log_name: [np.array(t, dtype=np.float64) for t in s.metric.initial_totals()]
                            for s in self.graphs.metrics}
         self.n += batch
-        keys = ["loss"] + (self.graphs.output_losses if len(self.graphs.label_specs) > 1 else [])
-        for k in keys:
-            self.losses[k] = self.losses.get(k, 0.0) + float(out[k]) * batch
+        for k, source in self._log_sources().items():
+            self.losses[k] = self.losses.get(k, 0.0) + float(out[source]) * batch
             self.counts[k] = self.counts.get(k, 0.0) + batch
         for s in self.graphs.metrics:
             tot = self.totals[s.log_name]
             for i, name in enumerate(s.outputs):
                 tot[i] = tot[i] + out[name]
+
+    def _log_sources(self) -> dict:
+        """History key -> the graph output it averages (of losses sharing a key, the last)."""
+        sources = {"loss": "loss"}
+        for graph_name, key in self.graphs.output_losses:
+            sources[key] = graph_name
+        return sources
 
     def logs(self) -> dict:
         logs = {self.prefix + k: v / max(self.counts[k], 1) for k, v in self.losses.items()}

@@ -13,10 +13,6 @@ Out of scope: test_functional_pickling (pickling), test_quantize* (quantization)
 (SavedModel/TF export formats; irgraph exports ONNX with to_onnx).
 
 Not supported yet, so not mirrored (irgraph raises a clear error instead of Keras's behaviour):
-- a loss over a structure of several outputs (test_functional_struct_outputs_struct_losses,
-  _dict_struct_losses, _namedtuple_struct_losses, _deeply_nested_outputs_struct_losses) and several
-  losses for one output (test_functional_list_outputs_invalid_nested_list_losses): compile takes one
-  loss per output.
 - a compute_loss override (test_functional_list_outputs_with_custom_compute_loss): the loss is built
   into the ONNX training graph from compile's losses.
 """
@@ -467,3 +463,173 @@ def test_get_state_tree_with_duplicate_path():
     for m in (model, kmodel):
         with pytest.raises(ValueError, match="The following variable path is found twice in the model: 'two/scale'"):
             m.get_state_tree()
+
+
+# ------------------------------------------------- losses over structures of outputs (CompileLoss)
+def _struct_loss(lib, structure):
+    """Keras's test loss: checks it is called with ``structure``'s nesting, sums the MAE of each output
+    (``lib``: irgraph or Keras, each with its own tree and losses)."""
+    def loss_fn(y_true, y_pred):
+        for given in (y_true, y_pred):
+            if lib.__name__ == "irgraph":  # irgraph.tree tells; Keras's tree raises this itself
+                if not lib.tree.same_structure(structure, given, lists_are_tuples=False):
+                    raise ValueError(f"Expected a {type(structure).__name__} {structure}, got {given}")
+            else:
+                lib.tree.assert_same_structure(structure, given)
+        diff = 0
+        for y_p, y_t in zip(lib.tree.flatten(y_pred), lib.tree.flatten(y_true)):
+            diff = diff + lib.losses.mean_absolute_error(y_t, y_p)
+        return diff
+    return loss_fn
+
+
+def _keras():
+    from tests.keras_compat.keras_torch import keras
+    return keras
+
+
+def _irgraph():
+    import irgraph
+    return irgraph
+
+
+def _sigmoid_heads(lib, names=("y1", "y2", "y3"), count=2):
+    x = lib.Input((3,), name="x")
+    return x, [lib.layers.Dense(1, name=n, activation="sigmoid")(x) for n in names[:count]]
+
+
+def _fit_like_keras(build, y, loss_weights=None):
+    """``build(lib)`` -> (model, loss): compiled with SGD the same way and the same weights in irgraph
+    and in Keras, one epoch of 4 batches; the History of irgraph (its keys and values Keras's)."""
+    x = np.random.default_rng(3).random((8, 3)).astype("float32")
+    hists = []
+    weights = None
+    for lib in (_irgraph(), _keras()):
+        model, loss = build(lib)
+        model.compile(optimizer="sgd", loss=loss, loss_weights=loss_weights)
+        if weights is None:
+            weights = model.get_weights()
+        else:
+            model.set_weights(weights)
+        hists.append(model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0).history)
+    ours, theirs = hists
+    assert sorted(ours) == sorted(theirs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)
+    return ours
+
+
+def _two_labels(_type=list):
+    rng = np.random.default_rng(4)
+    return _type([rng.random((8, 1)).astype("float32"), rng.random((8, 1)).astype("float32")])
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_struct_outputs_struct_losses
+@pytest.mark.parametrize("weighted", [False, True], ids=["not_weighted", "weighted"])
+@pytest.mark.parametrize("other_type", [list, tuple], ids=["loss_list", "loss_tuple"])
+@pytest.mark.parametrize("_type", [tuple, list], ids=["outputs_tuple", "outputs_list"])
+def test_functional_struct_outputs_struct_losses(_type, other_type, weighted):
+    weights = [0.3, [0.7, 1.9]]
+
+    def build(lib):
+        x, (y1, y2) = _sigmoid_heads(lib)
+        model = lib.Model(x, _type([y1, y2]))
+        out = model.output
+        loss = other_type([_struct_loss(lib, out), _type([_struct_loss(lib, out[0]), _struct_loss(lib, out[1])])])
+        return model, loss
+
+    loss_weights = other_type([weights[0], _type(weights[1])]) if weighted else None
+    if _type is other_type:
+        # the outer loss structure is taken as the outputs' own, so its second entry, two losses,
+        # both read output y2 alone: the test's loss (which checks its structure) refuses it
+        model, loss = build(_irgraph())
+        model.compile(optimizer="sgd", loss=loss)
+        with pytest.raises(ValueError, match=f"[Ee]xpected.*{_type.__name__}"):
+            model.fit(_data()[0], _two_labels(_type), batch_size=2, epochs=1, verbose=0)
+        return
+    model, _ = build(_irgraph())
+    assert isinstance(model.predict(_data()[0], verbose=0), _type)
+    hist = _fit_like_keras(build, _two_labels(_type), loss_weights)
+    assert sorted(hist) == sorted(["loss", "y1_loss", "y2_loss", "y1_y2_loss"])
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_struct_outputs_dict_struct_losses
+@pytest.mark.parametrize("weighted", [False, True], ids=["not_weighted", "weighted"])
+def test_functional_struct_outputs_dict_struct_losses(weighted):
+    def build(lib):
+        x, (y1, y2) = _sigmoid_heads(lib)
+        model = lib.Model(x, {"a": y1, "b": y2})
+        out = model.output
+        return model, [_struct_loss(lib, out), {"a": _struct_loss(lib, out["a"]), "b": _struct_loss(lib, out["a"])}]
+
+    model, _ = build(_irgraph())
+    assert isinstance(model.predict(_data()[0], verbose=0), dict)
+    y1, y2 = _two_labels()
+    hist = _fit_like_keras(build, {"a": y1, "b": y2}, [0.4, {"a": 1.5, "b": 0.2}] if weighted else None)
+    assert sorted(hist) == sorted(["loss", "a_loss", "b_loss", "a_b_loss"])
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_struct_outputs_namedtuple_struct_losses
+def test_functional_struct_outputs_namedtuple_struct_losses():
+    from collections import namedtuple
+    Y = namedtuple("Y", ["y1", "y2"])
+
+    def build(lib):
+        x, (y1, y2) = _sigmoid_heads(lib)
+        model = lib.Model(x, Y(y1, y2))
+        out = model.output
+        return model, [_struct_loss(lib, out), Y(_struct_loss(lib, out.y1), _struct_loss(lib, out.y2))]
+
+    model, _ = build(_irgraph())
+    assert isinstance(model.predict(_data()[0], verbose=0), Y)
+    hist = _fit_like_keras(build, Y(*_two_labels()))
+    assert sorted(hist) == sorted(["loss", "y1_loss", "y2_loss", "y1_y2_loss"])
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_deeply_nested_outputs_struct_losses
+def test_functional_deeply_nested_outputs_struct_losses():
+    def build(lib):
+        x, (y1, y2, y3) = _sigmoid_heads(lib, count=3)
+        model = lib.Model(x, {"a": (y1, y2), "b": {"b1": y1, "b2": y2}, "c": {"c1": (y1, y2), "c2": y2}, "d": y3})
+        out = model.output
+        loss = {"a": [_struct_loss(lib, out["a"]), (None, _struct_loss(lib, out["a"][1]))],
+                "b": [_struct_loss(lib, out["b"]), {"b1": _struct_loss(lib, out["b"]["b1"])}],
+                "c": [_struct_loss(lib, out["c"]), {"c1": _struct_loss(lib, out["c"]["c1"])}],
+                "d": _struct_loss(lib, out["d"])}
+        return model, loss
+
+    model, _ = build(_irgraph())
+    assert isinstance(model.predict(_data()[0], verbose=0), dict)
+    y1, y2 = _two_labels()
+    y3 = np.random.default_rng(5).random((8, 1)).astype("float32")
+    y = {"a": (y1, y2), "b": {"b1": y1, "b2": y2}, "c": {"c1": (y1, y2), "c2": y2}, "d": y3}
+    hist = _fit_like_keras(build, y)
+    assert sorted(hist) == sorted(["a/y2_loss", "a_loss", "b/b1_loss", "b_loss", "c/c1_loss", "c_loss", "d_loss",
+                                   "loss"])
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_list_outputs_invalid_nested_list_losses
+# (two losses for output_b: both are trained on; History shows the last under output_b_loss, as Keras)
+def test_functional_list_outputs_invalid_nested_list_losses():
+    def build(lib):
+        x = lib.Input(shape=(3,), name="input_a")
+        a = lib.layers.Dense(1, name="output_a")(x)
+        b = lib.layers.Dense(1, name="output_b", activation="sigmoid")(x)
+        return lib.Model(x, [a, b]), ["mean_squared_error", ["mean_squared_error", "binary_crossentropy"]]
+
+    y1, y2 = _data()[1:]
+    hist = _fit_like_keras(build, [y1, y2])
+    assert sorted(hist) == ["loss", "output_a_loss", "output_b_loss"]
+
+
+# CompileLoss.build: a loss structure that does not fit the outputs gets Keras's errors
+def test_struct_losses_that_do_not_fit():
+    x, (y1, y2) = _sigmoid_heads(_irgraph())
+    model = Model(x, {"a": y1, "b": y2})
+    with pytest.raises(KeyError, match="can't be found in either the model's output"):
+        model.compile(optimizer="sgd", loss={"a": "mse", "c": "mse"})
+    with pytest.raises(ValueError, match="`loss_weights` must match the number of losses, got 2 losses"):
+        model.compile(optimizer="sgd", loss={"a": "mse", "b": "mse"}, loss_weights=[1.0, 2.0, 3.0])
+    listed = Model(x, [y1, y2])
+    with pytest.raises(KeyError, match=r"The path: \(2,\) in the `loss` argument"):
+        listed.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
