@@ -11,6 +11,7 @@ neither `irgraph.training` nor `irgraph.passes.loss` imports the user API.
 """
 from __future__ import annotations
 
+import contextvars
 import copy
 import math
 
@@ -145,6 +146,7 @@ class CompileConfig:
         # Keras 3's CompileLoss rules: each loss over one output or a structure of outputs
         layer_names = [t._keras_history[0].name for t in model.outputs]
         indices = model._signature.pack_outputs(list(range(len(names))))
+        self._loss_given, self._loss_weights_given, self._layer_names = loss, loss_weights, layer_names
         self.loss_entries = loss_entries(loss, loss_weights, indices, layer_names, names)
         given = [e.loss for e in self.loss_entries]
         for e in self.loss_entries:
@@ -203,10 +205,100 @@ class CompileConfig:
         return [(e.name, tree.map_structure(lambda i: names[i], e.leaves), LossTerm(e.loss), e.weight)
                 for e in self.loss_entries]
 
+    def compute_loss_fn(self, model):
+        """The model's own ``compute_loss`` as `irgraph.passes.loss.CustomLoss` calls it: given
+        the traced inputs and outputs by name, it calls ``model.compute_loss(x, y, y_pred,
+        sample_weight, training)`` with them in the model's structures; a ``super().compute_loss``
+        there traces the compiled losses (`traced_compute_loss`)."""
+        signature = model._signature
+
+        def fn(x, y, y_pred, sample_weight, context):
+            xs = tree.unpack_singleton(tree.pack_sequence_as(signature.input_struct,
+                                                             [x.get(slot.name) for slot in signature.slots]))
+            preds = signature.pack_outputs([y_pred[n] for n in self.output_names])
+            token = _TRACE.set((self, context))
+            try:
+                return model.compute_loss(x=xs, y=y, y_pred=preds, sample_weight=sample_weight,
+                                          training=context.training)
+            finally:
+                _TRACE.reset(token)
+        return fn
+
+    def compiled_loss(self, y, y_pred, sample_weight, log) -> list:
+        """The compiled losses over this ``y_pred`` (any structure, as a ``compute_loss`` override
+        passes it), matched to it by Keras 3's CompileLoss rules: weighted loss Values, each also
+        given to ``log(name, value)``. The outputs take their layer names when ``y_pred`` has as
+        many leaves as the model has outputs, else each loss is named after its function."""
+        if not self.loss_entries:
+            return []
+        flat_pred = tree.flatten(y_pred)
+        indices = tree.pack_sequence_as(y_pred, list(range(len(flat_pred)))) if tree.is_nested(y_pred) else 0
+        same = len(flat_pred) == len(self.output_names)
+        names = self._layer_names if same else [None] * len(flat_pred)
+        keys = self.output_names if same else [f"output_{i}" for i in range(len(flat_pred))]
+        entries = loss_entries(self._loss_given, self._loss_weights_given, indices, names, keys,
+                               loss_name=lambda identifier: losses_mod.get(identifier).name)
+        flat_true = _labels_like(y, y_pred)
+        flat_sw = tree.flatten(sample_weight) if tree.is_nested(sample_weight) else None
+        values = []
+        for e in entries:
+            term = LossTerm(losses_mod.get(e.loss))
+            if isinstance(e.leaves, int):
+                sw = flat_sw[e.leaves] if flat_sw is not None else sample_weight
+                value = term(flat_true[e.leaves], flat_pred[e.leaves], sw)
+            else:
+                first = tree.flatten(e.leaves)[0]
+                sw = flat_sw[first] if flat_sw is not None else sample_weight
+                value = term(tree.map_structure(lambda i: flat_true[i], e.leaves),
+                             tree.map_structure(lambda i: flat_pred[i], e.leaves), sw)
+            log(e.name, value)
+            values.append(value if e.weight is None else value * _loss_weight(e.weight, e.name))
+        return values
+
     @staticmethod
     def metric_term(metric):
         """A resolved metric as `irgraph.passes.loss.attach_loss` calls it."""
         return MetricTerm(metric)
+
+
+# ------------------------------------------------------------ a model's own compute_loss, traced
+_TRACE = contextvars.ContextVar("irgraph_compute_loss_trace", default=None)
+
+
+def _labels_like(y, y_pred) -> list:
+    """``y``'s leaves in the flat order of ``y_pred`` (Keras: the same structure, a single label for
+    a one-leaf y_pred, or as many leaves as y_pred has)."""
+    flat_pred = tree.flatten(y_pred)
+    if y is None:
+        raise ValueError("compute_loss: the compiled losses need labels, got y=None; pass y to fit/evaluate")
+    if tree.is_nested(y) and tree.is_nested(y_pred) and tree.same_structure(y, y_pred):
+        return tree.flatten(y)
+    flat_true = tree.flatten(y) if tree.is_nested(y) else [y]
+    if len(flat_true) != len(flat_pred):
+        raise ValueError(f"compute_loss: the labels y have {len(flat_true)} entries but y_pred has "
+                         f"{len(flat_pred)}; the compiled losses need one label per prediction: pass y in "
+                         "the structure of the y_pred given to compute_loss")
+    return flat_true
+
+
+def traced_compute_loss(model_name: str, y, y_pred, sample_weight):
+    """Keras's ``Model.compute_loss`` while fit/evaluate trace a model's own override: the compiled
+    losses over ``y_pred`` plus weight regularization and ``add_loss`` terms."""
+    trace = _TRACE.get()
+    if trace is None:
+        raise RuntimeError(f"model '{model_name}': compute_loss is traced into the training graph by fit, "
+                           "evaluate, train_on_batch and test_on_batch; it cannot be called on its own in "
+                           "irgraph. Call model.evaluate(x, y) for the loss value")
+    config, context = trace
+    terms = config.compiled_loss(y, y_pred, sample_weight, context.log) + context.regularization()
+    if not terms:
+        raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`. Model "
+                         f"'{model_name}' calls super().compute_loss, but was compiled without a loss and "
+                         "has no regularization or add_loss terms")
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 # ------------------------------------------------------------------- what the loss pass calls

@@ -58,10 +58,13 @@ def _weights_to_structure(loss, weights, y_pred, names: list[str]):
     return tree.pack_sequence_as(loss, flat)
 
 
-def loss_entries(loss, loss_weights, output_struct, layer_names: list[str], keys: list[str]) -> list[LossEntry]:
+def loss_entries(loss, loss_weights, output_struct, layer_names: list, keys: list[str],
+                 loss_name=str) -> list[LossEntry]:
     """The losses of ``compile`` matched to the outputs. ``output_struct``: the model's output
     structure with flat output indices as leaves (a structure of one given alone); ``layer_names``:
-    the flat outputs' layer names (Keras's ``output_names``); ``keys``: the names the outputs are
+    the flat outputs' layer names (Keras's ``output_names``; None where an output has none, as for
+    the predictions a ``compute_loss`` override restructures: the loss is then named by
+    ``loss_name(identifier)``, Keras's resolved loss name); ``keys``: the names the outputs are
     known by in irgraph (dict keys of a loss for a model whose outputs are not a dict)."""
     y_pred = output_struct
     names = list(layer_names)
@@ -88,17 +91,19 @@ def loss_entries(loss, loss_weights, output_struct, layer_names: list[str], keys
     if not tree.is_nested(weighted):
         weighted = tree.map_structure(lambda _: weighted, y_pred)
     entries: list[LossEntry] = []
-    _match(y_pred, weighted, output_names, (), entries)
+    _match(y_pred, weighted, output_names, (), entries, loss_name)
     return entries
 
 
-def _match(y_pred, loss, output_names, path: tuple, out: list) -> None:
+def _match(y_pred, loss, output_names, path: tuple, out: list, loss_name) -> None:
     """Keras's walk of the loss structure along the outputs (the user's nesting: a few levels)."""
     if not tree.is_nested(loss):
         if loss is None:
             return
         name_path = path
         if not tree.is_nested(output_names):
+            if output_names is None:
+                output_names = loss_name(loss.loss)
             if not name_path:
                 name_path = (output_names,)
             elif isinstance(name_path[-1], int):
@@ -113,10 +118,10 @@ def _match(y_pred, loss, output_names, path: tuple, out: list) -> None:
         loss = tree.pack_sequence_as(y_pred, list(loss))  # one loss per output of this structure
     elif _is_list_like(loss) and not _same_kind(loss, y_pred):
         for each in loss:  # several losses over the same outputs
-            _match(y_pred, each, output_names, path, out)
+            _match(y_pred, each, output_names, path, out, loss_name)
         return
     if not tree.is_nested(loss):
-        _match(y_pred, loss, output_names, path, out)
+        _match(y_pred, loss, output_names, path, out, loss_name)
         return
     if not _same_kind(loss, y_pred):
         raise KeyError(f"The path: {path} in the `loss` argument, can't be found in the model's output "
@@ -130,4 +135,4 @@ def _match(y_pred, loss, output_names, path: tuple, out: list) -> None:
         if not fits:
             raise KeyError(f"The path: {path + (key,)} in the `loss` argument, can't be found in either the "
                            "model's output (`y_pred`) or in the labels (`y_true`).")
-        _match(y_pred[key], each, output_names[key], path + (key,), out)
+        _match(y_pred[key], each, output_names[key], path + (key,), out, loss_name)

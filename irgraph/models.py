@@ -685,11 +685,24 @@ class Model(Layer):
             return None if pending is None else pending["optimizer"]
         return self.compiled.optimizer if self.compiled.optimizer_given else None
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's training loss: the compiled losses over ``y_pred`` plus the weight
+        regularization and ``add_loss`` terms. A subclass may override it (and call
+        ``super().compute_loss(...)``); fit and evaluate trace the override with the graph's
+        symbolic values into the ONNX train and eval steps. ``y`` keeps the structure the user
+        gave fit; ``y_pred`` comes in the model's output structure."""
+        from .compile_config import traced_compute_loss
+        return traced_compute_loss(self.name, y, y_pred, sample_weight)
+
+    def _has_own_compute_loss(self) -> bool:
+        return type(self).compute_loss is not Model.compute_loss
+
     def _get_trainer(self):
         from .compile_config import not_compiled
         if self.compiled is None:
             raise not_compiled(self.name)
-        self.compiled.require_loss(self.name)
+        if not self._has_own_compute_loss():  # an override may compute a loss of its own
+            self.compiled.require_loss(self.name)
         if getattr(self, "_trainer", None) is None:
             from .training.trainer import Trainer
             self._trainer = Trainer(self, self.compiled, self._compile_device)

@@ -5,7 +5,8 @@ For each model output ``<name>`` it adds the inputs ``<name>_true`` (labels) and
 folds ``class_weight`` into it). Each loss (`LossSpec`) reads one output or a structure of outputs
 (Keras 3's CompileLoss: ``loss=[whole_fn, (fn_a, fn_b)]``) and adds the output ``<graph name>``; it
 adds ``loss`` (the weighted sum of the losses, weight regularizers and layer ``add_loss`` terms, or
-what a model's own ``compute_loss`` returns) and one ``metric:<name>:<metric>:<k>`` output per batch
+what a model's own ``compute_loss`` returns: `CustomLoss`, whose labels ``y_true:<k>`` follow the
+structure of the user's ``y``) and one ``metric:<name>:<metric>:<k>`` output per batch
 statistic of each metric. A final Softmax or Sigmoid is fused with its cross-entropy when a loss
 reads that output alone: the loss is computed from the logits (numerically stable), metrics still see
 the probabilities. The model's prediction outputs are removed.
@@ -65,10 +66,52 @@ def metric_output_name(output: str, metric_name: str, k: int) -> str:
     return f"metric:{output}:{metric_name}:{k}"
 
 
-def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec], compute_loss=None) -> Graph:
-    """``compute_loss``: a model's own ``compute_loss`` as ``f(y_true, y_pred, sample_weights,
-    default)`` (structures of Values in the model's output structure; ``default()`` traces the
-    compiled losses and returns their total, Keras's ``super().compute_loss``) -> the total loss."""
+@dataclass
+class CustomLoss:
+    """A model's own ``compute_loss``: ``labels``, the structure of the user's ``y`` with the leaf
+    ``k`` for the graph input ``y_true:<k>`` (None: no labels), whose Spec is ``label_specs[k]``;
+    ``sample_weight``: whether a per-sample weight input ``sample_weight`` is fed;
+    ``fn(x, y, y_pred, sample_weight, context)``
+    -> the total loss Value (``x``, ``y_pred``: dicts of the model's input and output Values by
+    name; ``context``: a `LossContext`)."""
+    labels: object
+    label_specs: tuple
+    sample_weight: bool
+    fn: object
+
+
+class LossContext:
+    """What a traced ``compute_loss`` may ask the pass for: the weight regularization and layer
+    ``add_loss`` terms, and ``log(name, value)`` to add a loss as the graph output ``<name>_loss``
+    (`logged_loss_outputs` lists them for the History)."""
+
+    def __init__(self, graph: Graph, training: bool):
+        self.graph, self.training = graph, training
+        self.logged: list[tuple[str, Value]] = []
+
+    def regularization(self) -> list:
+        g, terms = self.graph, []
+        with scope("regularization"):
+            for w in g.nodes_of("weight"):
+                var = g.node(w)["var"]
+                if var.regularizer is not None and var.trainable:
+                    terms.append(var.regularizer(_value(g, (w, 0))))
+        return terms + [_value(g, t) for t in g.added_losses]
+
+    def log(self, name: str, value: Value) -> None:
+        self.logged.append((name, value))
+
+
+def logged_loss_outputs(graph: Graph) -> list[tuple[str, str]]:
+    """(graph output, loss name) of each loss a custom ``compute_loss`` logged, in order."""
+    return list(graph.meta.get("logged_losses", []))
+
+
+def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec], custom: CustomLoss | None = None,
+                training: bool = True) -> Graph:
+    """``custom``: a model's own ``compute_loss`` (`CustomLoss`) replaces the compiled losses;
+    its labels come in the structure of the user's ``y``, not one per output. ``training``: the
+    value a traced ``compute_loss`` is given."""
     g = graph.copy()
     outputs = {g.node(o)["name"]: g.output_tensor(o) for o in g.outputs}
     unknown = [t.name for t in targets if t.name not in outputs]
@@ -77,10 +120,13 @@ def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec
     masks = {name: _value(g, t) for name, t in g.meta.get("output_masks", {}).items()}
     g.remove_all(g.outputs)
     new_outputs: list[tuple[str, Value]] = []
+    context = LossContext(g, training)
     with tracing(g, training=True):
         y_true, y_pred, sw = {}, {}, {}
+        for name, tensor in outputs.items():
+            y_pred[name] = _value(g, tensor)
         for t in targets:
-            y_pred[t.name] = pred = _value(g, outputs[t.name])
+            pred = y_pred[t.name]
             spec = t.label_spec or Spec(pred.sym_shape, pred.dtype)
             nid = g.add_input(f"{t.name}_true", spec)
             y_true[t.name] = Value(g, nid, 0, spec)
@@ -92,35 +138,69 @@ def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec
                         for k, s in enumerate(m.batch_stats(y_true[t.name], pred, weight, masks.get(t.name))):
                             new_outputs.append((metric_output_name(t.name, m.name, k), s))
 
-        def compiled_total():
-            terms = []
-            for spec in losses:
-                with scope(f"loss/{spec.graph_name}"):
-                    value = _loss_value(g, spec, y_true, y_pred, sw, masks)
-                new_outputs.append((spec.graph_name, value))
-                terms.append(value if spec.weight is None or spec.weight == 1.0 else value * float(spec.weight))
-            with scope("regularization"):
-                for w in g.nodes_of("weight"):
-                    var = g.node(w)["var"]
-                    if var.regularizer is not None and var.trainable:
-                        terms.append(var.regularizer(_value(g, (w, 0))))
-            terms += [_value(g, t) for t in g.added_losses]
-            if not terms:
-                raise ValueError("no loss to train on: give compile() a loss for at least one output")
-            total = terms[0]
-            for term in terms[1:]:
-                total = total + term
-            return total
-
         with scope("loss"):
-            total = compiled_total() if compute_loss is None else compute_loss(y_true, y_pred, sw, compiled_total)
+            if custom is None:
+                total = _compiled_total(g, losses, y_true, y_pred, sw, masks, context, new_outputs)
+            else:
+                total = _custom_total(g, custom, y_pred, context)
             if total.ndim:
                 total = apply("ReduceSum", [total], axes=None, keepdims=False)
     g.add_output("loss", total.tensor)
-    for name, v in new_outputs:
+    logged = [(f"{name}_loss" if k == 0 else f"{name}_loss:{k}", name, v)
+              for name, v, k in _numbered(context.logged)]
+    g.meta["logged_losses"] = [(out, name) for out, name, _ in logged]
+    for name, v in new_outputs + [(out, v) for out, _, v in logged]:
         g.add_output(name, v.tensor)
     g.refresh_edges()
     return g
+
+
+def _numbered(items: list) -> list:
+    """(name, value, k): k counts the earlier items of the same name (their outputs get ':k')."""
+    seen: dict[str, int] = {}
+    out = []
+    for name, v in items:
+        out.append((name, v, seen.get(name, 0)))
+        seen[name] = seen.get(name, 0) + 1
+    return out
+
+
+def _compiled_total(g, losses, y_true, y_pred, sw, masks, context, new_outputs) -> Value:
+    terms = []
+    for spec in losses:
+        with scope(f"loss/{spec.graph_name}"):
+            value = _loss_value(g, spec, y_true, y_pred, sw, masks)
+        new_outputs.append((spec.graph_name, value))
+        terms.append(value if spec.weight is None or spec.weight == 1.0 else value * float(spec.weight))
+    terms += context.regularization()
+    if not terms:
+        raise ValueError("no loss to train on: give compile() a loss for at least one output")
+    return _sum(terms)
+
+
+def _sum(terms: list) -> Value:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def _custom_total(g, custom: CustomLoss, y_pred: dict, context: LossContext) -> Value:
+    x = {g.node(i)["name"]: _value(g, (i, 0)) for i in g.inputs}
+    leaves = []
+    for k, spec in enumerate(custom.label_specs):
+        nid = g.add_input(f"y_true:{k}", spec)
+        leaves.append(Value(g, nid, 0, spec))
+    y = None if custom.labels is None else tree.map_structure(lambda k: leaves[k], custom.labels)
+    sample_weight = None
+    if custom.sample_weight:
+        nid = g.add_input("sample_weight", Spec(("batch",), "float32"))
+        sample_weight = Value(g, nid, 0, g.node(nid)["specs"][0])
+    total = custom.fn(x, y, y_pred, sample_weight, context)
+    if not isinstance(total, Value):
+        raise TypeError(f"compute_loss must return the loss (a tensor computed from its arguments), got "
+                        f"{type(total).__name__}")
+    return total
 
 
 def _loss_value(g: Graph, spec: LossSpec, y_true: dict, y_pred: dict, sw: dict, masks: dict) -> Value:

@@ -3,6 +3,10 @@
 train-step: (inputs, <out>_true, <out>_sample_weight, lr, step, weights, optimizer slots)
             -> (loss, <out>_loss, metric statistics, <weight>:new, <weight>:<slot>:new)
 eval-step:  (inputs, <out>_true, <out>_sample_weight, weights) -> (loss, <out>_loss, metric statistics)
+
+A model with its own ``compute_loss`` takes its labels as ``y_true:<k>`` (the leaves of the user's
+``y``) and, when given, one ``sample_weight``; the losses it logs (``super().compute_loss``'s
+compiled losses) are its ``<name>_loss`` outputs.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 
 from irgraph.passes.cleanup import cleanup
 from irgraph.passes.fuse import fuse
-from irgraph.passes.loss import LossSpec, OutputTarget, attach_loss, metric_output_name
+from irgraph.passes.loss import CustomLoss, LossSpec, OutputTarget, attach_loss, logged_loss_outputs, metric_output_name
 from irgraph.passes.lower import lower
 from irgraph.passes.manager import PassManager
 from irgraph.passes.optimizer import apply_optimizer
@@ -40,6 +44,7 @@ class StepGraphs:
     label_specs: dict
     build_eval: object     # () -> (eval ModelProto, its PassManager), run on first use
     absent: frozenset = frozenset()  # the optional inputs left out (None) in this pattern
+    custom_labels: object = None     # (label structure, label Specs, sample weight given): compute_loss
     _eval: tuple | None = None
 
     def _evaluation(self) -> tuple:
@@ -57,8 +62,10 @@ class StepGraphs:
 
 
 def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 17, check: bool = True,
-                      absent: frozenset = frozenset()):
-    """``absent``: the optional inputs given None; the graphs are those of that presence pattern."""
+                      absent: frozenset = frozenset(), custom_labels=None):
+    """``absent``: the optional inputs given None; the graphs are those of that presence pattern.
+    ``custom_labels``: (the user's ``y`` as a structure of label indices, the labels' Specs,
+    whether a sample weight is fed) for a model whose own ``compute_loss`` is traced instead of the compiled losses."""
     names = config.output_names
     layer_graph = model.layer_graph(absent)
     missing = [n for n, kept in zip(names, model._present_outputs(absent)) if not kept]
@@ -71,7 +78,11 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     metric_objs, weighted_objs = config.resolve_metrics(label_shapes, pred_shapes)
     targets, slots = [], []
     multi = len(names) > 1
-    for i, n in enumerate(names):
+    if custom_labels is not None and any(metric_objs + weighted_objs):
+        raise ValueError(f"model '{model.name}' overrides compute_loss and was compiled with metrics; irgraph "
+                         "does not compute compiled metrics beside a compute_loss override yet: compile "
+                         "without metrics (evaluate reports the loss)")
+    for i, n in enumerate(names if custom_labels is None else []):
         targets.append(OutputTarget(n, label_specs[n], [config.metric_term(m) for m in metric_objs[i]],
                                     [config.metric_term(m) for m in weighted_objs[i]]))
         for m in metric_objs[i] + weighted_objs[i]:
@@ -88,13 +99,24 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
     loss_specs = [LossSpec(gname, outs, term, weight)
                   for gname, (_, outs, term, weight) in zip(graph_names, terms)]
 
-    def add_loss(g):
-        return attach_loss(g, targets, loss_specs)
+    def loss_pass(training: bool):
+        if custom_labels is None:
+            def add_loss(g):
+                return attach_loss(g, targets, loss_specs)
+        else:
+            custom = CustomLoss(*custom_labels, config.compute_loss_fn(model))
+
+            def add_loss(g):
+                return attach_loss(g, [], [], custom, training=training)
+        add_loss.__name__ = "attach_loss"
+        return add_loss
+
+    add_loss = loss_pass(training=True)
 
     def optimize(g):
         return apply_optimizer(g, config.optimizer)
 
-    lower_train.__name__, add_loss.__name__, optimize.__name__ = "lower", "attach_loss", "optimizer"
+    lower_train.__name__, optimize.__name__ = "lower", "optimizer"
     train_pm = PassManager([lower_train, infer_shapes, trim_borders, fuse, add_loss, optimize, cleanup])
     train_graph = train_pm.run(layer_graph)
     meta = {"irgraph.kind": "train-step", "irgraph.outputs": ",".join(names)}
@@ -104,7 +126,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
         check_model(train)
 
     def build_eval():
-        eval_pm = PassManager([lower, infer_shapes, trim_borders, fuse, add_loss, cleanup])
+        eval_pm = PassManager([lower, infer_shapes, trim_borders, fuse, loss_pass(training=False), cleanup])
         evals = emit_model(eval_pm.run(layer_graph), opset=opset, name=f"{model.name}_eval_step",
                            metadata={**meta, "irgraph.kind": "eval-step"}, weights_as_inputs=True)
         if check:
@@ -112,10 +134,14 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
         return evals, eval_pm
 
     state_vars = [var for var, _ in train_graph.state_updates]
-    return StepGraphs(train, train_pm, slots,
-                      _output_loss_keys(terms, graph_names),
+    if custom_labels is None:
+        output_losses = _output_loss_keys(terms, graph_names)
+    else:  # Keras logs each loss of super().compute_loss when there are several
+        logged = logged_loss_outputs(train_graph)
+        output_losses = [(out, f"{name}_loss") for out, name in logged] if len(logged) > 1 else []
+    return StepGraphs(train, train_pm, slots, output_losses,
                       train_graph.meta.get("trained", []), state_vars, dict(label_specs), build_eval,
-                      frozenset(absent))
+                      frozenset(absent), custom_labels)
 
 
 def _loss_output_names(names: list[str]) -> list[str]:

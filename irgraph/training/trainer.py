@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import callbacks as callbacks_mod
+from .. import tree
 from ..ir import gc_paused
 from ..ops.base import Spec
 from ..random_state import rng
@@ -58,6 +59,33 @@ class Trainer:
             specs[name] = Spec(("batch",) + tuple(y.shape[1:]), dtype)
         return specs
 
+    def custom_labels(self, y, sample_weight, n: int, arrays: dict):
+        """A model with its own ``compute_loss``: the leaves of ``y`` (any structure, as Keras hands
+        it to the override) become ``arrays['y_true:<k>']``; returns (``y``'s structure with leaf
+        ``k`` for ``y_true:<k>``, their Specs, whether a sample weight is fed)."""
+        specs = []
+        for k, (path, leaf) in enumerate(tree.flatten_with_path(y) if y is not None else []):
+            where = f"y{tree.path_text(path)}" if path else "y"
+            if leaf is None:
+                raise ValueError(f"model '{self.model.name}' overrides compute_loss: {where} is None; pass an "
+                                 "array for every label leaf")
+            a = np.asarray(leaf)
+            validate.check_label_dtype(where, a)
+            if a.ndim == 0 or len(a) != n:
+                raise ValueError(f"inputs and labels need the same number of samples: {where} has shape "
+                                 f"{a.shape}, the inputs {n} samples; pass one label per input sample")
+            spec = Spec(("batch",) + tuple(a.shape[1:]), "int64" if a.dtype.kind in "iu" else "float32")
+            specs.append(spec)
+            arrays[f"y_true:{k}"] = np.ascontiguousarray(cast_checked(a, spec.dtype, f"labels {where}"))
+        if sample_weight is not None:
+            if tree.is_nested(sample_weight):
+                raise ValueError(f"model '{self.model.name}' overrides compute_loss: sample_weight must be one "
+                                 f"array of shape ({n},) (one weight per sample), got a "
+                                 f"{type(sample_weight).__name__}")
+            arrays["sample_weight"] = validate.check_sample_weight("sample_weight", sample_weight, n)
+        labels = None if y is None else tree.pack_sequence_as(y, list(range(len(specs))))
+        return labels, tuple(specs), sample_weight is not None
+
     def dataset(self, x, y, sample_weight=None, class_weight=None) -> Dataset:
         names = self.config.output_names
         if x is None:
@@ -80,6 +108,13 @@ class Trainer:
         if n == 0:
             raise ValueError(f"input '{first}' has 0 samples (shape {arrays[first].shape}); training and "
                              f"evaluation need at least one sample")
+        if self.model._has_own_compute_loss():
+            if class_weight is not None:
+                raise ValueError(f"model '{self.model.name}' overrides compute_loss: class_weight is not "
+                                 "supported with it; fold the class weights into sample_weight")
+            custom = self.custom_labels(y, sample_weight, n, arrays)
+            self.ensure_graphs([], absent, custom)
+            return Dataset(arrays)
         ys = [None if v is None else np.asarray(v) for v in self.model._signature.flat_targets(y)]
         for name, yv in zip(names, ys):
             if yv is not None and yv.ndim and len(yv) != n:
@@ -112,18 +147,22 @@ class Trainer:
             arrays[f"{name}_sample_weight"] = w
         return Dataset(arrays)
 
-    def ensure_graphs(self, ys: list, absent: frozenset = frozenset()) -> None:
+    def ensure_graphs(self, ys: list, absent: frozenset = frozenset(), custom_labels=None) -> None:
         """The step graphs and session for these labels and this presence pattern of the optional
         inputs (``absent``: those given None). Graphs are kept per pattern; switching patterns
-        hands the state back to the host and opens the other pattern's session."""
-        specs = self.label_specs(ys)
-        if self.graphs is not None and self.graphs.label_specs == specs and self.graphs.absent == absent:
+        hands the state back to the host and opens the other pattern's session. ``custom_labels``:
+        see `custom_labels` (a model with its own ``compute_loss``)."""
+        specs = self.label_specs(ys) if custom_labels is None else {}
+        custom_key = repr(custom_labels)
+        if self.graphs is not None and self.graphs.label_specs == specs and self.graphs.absent == absent \
+                and repr(self.graphs.custom_labels) == custom_key:
             return
         with gc_paused():  # graph building and session set-up allocate millions of small objects
-            key = (tuple(sorted(specs.items())), absent)
+            key = (tuple(sorted(specs.items())), absent, custom_key)
             graphs = self._built.get(key)
             if graphs is None:
-                graphs = self._built[key] = build_step_graphs(self.model, self.config, specs, absent=absent)
+                graphs = self._built[key] = build_step_graphs(self.model, self.config, specs, absent=absent,
+                                                              custom_labels=custom_labels)
             self.close()
             self.graphs = graphs
             self.session = TrainSession(graphs, self.providers, self._state_variables(),

@@ -12,9 +12,8 @@ test_functional_list_outputs_dict_losses_invalid_keys / _dict_outputs_dict_losse
 Out of scope: test_functional_pickling (pickling), test_quantize* (quantization), test_export_error
 (SavedModel/TF export formats; irgraph exports ONNX with to_onnx).
 
-Not supported yet, so not mirrored (irgraph raises a clear error instead of Keras's behaviour):
-- a compute_loss override (test_functional_list_outputs_with_custom_compute_loss): the loss is built
-  into the ONNX training graph from compile's losses.
+A compute_loss override (test_functional_list_outputs_with_custom_compute_loss) is traced into the
+ONNX train and eval steps; compiled metrics beside an override are not supported yet (a clear error).
 """
 import numpy as np
 import pytest
@@ -633,3 +632,158 @@ def test_struct_losses_that_do_not_fit():
     listed = Model(x, [y1, y2])
     with pytest.raises(KeyError, match=r"The path: \(2,\) in the `loss` argument"):
         listed.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
+
+
+# ------------------------------------------------------------------- a compute_loss override
+def _custom_compute_loss_model(lib, regularizer=None):
+    """Keras's _get_model_with_custom_compute_loss: one output, split in two by compute_loss."""
+
+    class MyModel(lib.Model):
+        def __init__(self):
+            inputs = lib.Input(shape=(3,), name="inputs")
+            outputs = lib.layers.Dense(1, name="a", kernel_regularizer=regularizer)(inputs)
+            super().__init__(inputs=inputs, outputs=outputs)
+
+        def compute_loss(self, x, y, y_pred, sample_weight=None, **kwargs):
+            return super().compute_loss(x=x, y=y, y_pred=[y_pred, y_pred], sample_weight=sample_weight, **kwargs)
+
+    return MyModel()
+
+
+def _fit_custom_like_keras(build, y, sample_weight=None, loss=("mean_squared_error", "binary_crossentropy")):
+    """Two epochs of fit and an evaluate, in irgraph and in Keras 3 (same weights, SGD, no shuffle):
+    irgraph's History and evaluate logs, after checking they are Keras's keys and values."""
+    x = np.random.default_rng(5).random((8, 3)).astype("float32")
+    runs, weights = [], None
+    for lib in (_irgraph(), _keras()):
+        model = build(lib)
+        model.compile(optimizer="sgd", loss=list(loss))
+        if weights is None:
+            weights = model.get_weights()
+        else:
+            model.set_weights(weights)
+        hist = model.fit(x, y, sample_weight=sample_weight, batch_size=2, epochs=2, shuffle=False, verbose=0)
+        logs = model.evaluate(x, y, sample_weight=sample_weight, batch_size=4, verbose=0, return_dict=True)
+        runs.append((hist.history, logs))
+    (ours, our_logs), (theirs, their_logs) = runs
+    assert sorted(ours) == sorted(theirs) and sorted(our_logs) == sorted(their_logs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)
+        np.testing.assert_allclose(our_logs[key], their_logs[key], rtol=2e-5, err_msg=key)
+    return ours
+
+
+def _custom_labels():
+    rng = np.random.default_rng(6)
+    return rng.random((8, 1)).astype("float32"), rng.integers(0, 2, (8, 1))
+
+
+# keras/src/models/model_test.py::ModelTest::test_functional_list_outputs_with_custom_compute_loss
+def test_functional_list_outputs_with_custom_compute_loss():
+    model = _custom_compute_loss_model(_irgraph())
+    assert len(model.outputs) == 1  # one output, separated into two by compute_loss
+    hist = _fit_custom_like_keras(_custom_compute_loss_model, _custom_labels())
+    assert sorted(hist) == ["binary_crossentropy_loss", "loss", "mean_squared_error_loss"]
+    assert len(hist["loss"]) == 2 and hist["loss"][1] < hist["loss"][0]
+
+
+# the same override with a sample weight (passed through to the compiled losses) and a kernel
+# regularizer (added by super().compute_loss, as Keras's Trainer.compute_loss adds model.losses)
+def test_custom_compute_loss_sample_weight_and_regularizer():
+    weights = np.linspace(0.2, 2.0, 8).astype("float32")
+
+    def build(lib):
+        return _custom_compute_loss_model(lib, lib.regularizers.L2(0.05))
+
+    hist = _fit_custom_like_keras(build, _custom_labels(), sample_weight=weights)
+    assert sorted(hist) == ["binary_crossentropy_loss", "loss", "mean_squared_error_loss"]
+
+
+def _dict_labels_model(lib):
+    """An override that receives y as the user's dict and hands super() a list of its own."""
+
+    class DictLabels(lib.Model):
+        def __init__(self):
+            inputs = lib.Input(shape=(3,), name="inputs")
+            super().__init__(inputs=inputs, outputs=lib.layers.Dense(1, name="a")(inputs))
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, [y["second"], y["first"]], [y_pred, y_pred], sample_weight,
+                                        training=training)
+            return loss if training else 3.0 * loss  # fit traces training=True, evaluate False
+
+    return DictLabels()
+
+
+# y reaches compute_loss in the structure the user gave fit (a dict here), whatever the outputs;
+# ``training`` is True in fit and False in evaluate
+def test_custom_compute_loss_dict_labels():
+    y1, y2 = _custom_labels()
+    hist = _fit_custom_like_keras(_dict_labels_model, {"first": y1, "second": y2.astype("float32")},
+                                  loss=("binary_crossentropy", "mean_absolute_error"))
+    assert sorted(hist) == ["binary_crossentropy_loss", "loss", "mean_absolute_error_loss"]
+
+
+def _own_loss_model():
+    """A loss of its own, no super(): mean((p - y['a'])**2) + 0.5 * mean(|p - y['b']|) + 0.1 * mean(x)."""
+    from irgraph import backend as K
+
+    class OwnLoss(Model):
+        def __init__(self):
+            inputs = Input(shape=(3,), name="inputs")
+            super().__init__(inputs=inputs, outputs=layers.Dense(1, name="a")(inputs))
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return (K.mean(K.square(y_pred - y["a"])) + 0.5 * K.mean(K.abs(y_pred - y["b"]))
+                    + 0.1 * K.mean(x))
+
+    return OwnLoss()
+
+
+def _own_loss_numpy(x, y, w, b):
+    p = x @ w + b
+    loss = np.mean((p - y["a"]) ** 2) + 0.5 * np.mean(np.abs(p - y["b"])) + 0.1 * np.mean(x)
+    grad_p = (2 * (p - y["a"]) + 0.5 * np.sign(p - y["b"])) / len(x)
+    return loss, x.T @ grad_p, grad_p.sum(axis=0)
+
+
+# a compute_loss of its own without super() (compile without a loss: Keras accepts it with an
+# override): evaluate's loss and one SGD step of train_on_batch against numpy
+def test_custom_compute_loss_without_super_against_numpy():
+    rng = np.random.default_rng(7)
+    x = rng.random((8, 3)).astype("float32")
+    y = {"a": rng.random((8, 1)).astype("float32"), "b": rng.random((8, 1)).astype("float32")}
+    model = _own_loss_model()
+    model.compile(optimizer=__import__("irgraph").optimizers.SGD(learning_rate=0.1))
+    w, b = model.get_weights()
+    loss, grad_w, grad_b = _own_loss_numpy(x, y, w, b)
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=8, verbose=0), loss, rtol=1e-5)
+    trained = model.train_on_batch(x, y)
+    np.testing.assert_allclose(trained, loss, rtol=1e-5)
+    new_w, new_b = model.get_weights()
+    np.testing.assert_allclose(new_w, w - 0.1 * grad_w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new_b, b - 0.1 * grad_b, rtol=1e-5, atol=1e-6)
+    hist = model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0).history
+    assert sorted(hist) == ["loss"]
+
+
+def test_compute_loss_called_outside_fit_is_refused_clearly():
+    model = _custom_compute_loss_model(_irgraph())
+    model.compile(optimizer="sgd", loss=["mse", "mse"])
+    with pytest.raises(RuntimeError, match="compute_loss is traced into the training graph"):
+        model.compute_loss(x=None, y=np.zeros((2, 1)), y_pred=np.zeros((2, 1)))
+
+
+def test_compute_loss_override_with_compiled_metrics_is_refused_clearly():
+    model = _custom_compute_loss_model(_irgraph())
+    model.compile(optimizer="sgd", loss=["mse", "mse"], metrics=["mae"])
+    with pytest.raises(ValueError, match="overrides compute_loss and was compiled with metrics"):
+        model.fit(_data()[0], _custom_labels(), batch_size=2, epochs=1, verbose=0)
+
+
+def test_compute_loss_labels_that_do_not_fit_the_predictions():
+    model = _custom_compute_loss_model(_irgraph())
+    model.compile(optimizer="sgd", loss=["mse", "mse"])
+    y1, y2 = _custom_labels()
+    with pytest.raises(ValueError, match="the labels y have 3 entries but y_pred has 2"):
+        model.fit(_data()[0], (y1, y2, y1), batch_size=2, epochs=1, verbose=0)
