@@ -110,8 +110,9 @@ def logged_loss_outputs(graph: Graph) -> list[tuple[str, str]]:
 def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec], custom: CustomLoss | None = None,
                 training: bool = True) -> Graph:
     """``custom``: a model's own ``compute_loss`` (`CustomLoss`) replaces the compiled losses;
-    its labels come in the structure of the user's ``y``, not one per output. ``training``: the
-    value a traced ``compute_loss`` is given."""
+    its labels come in the structure of the user's ``y``, not one per output; ``targets`` then
+    only carry metrics, read against ``y``'s leaves in flat order (one per target) and weighted
+    by the one sample weight. ``training``: the value a traced ``compute_loss`` is given."""
     g = graph.copy()
     outputs = {g.node(o)["name"]: g.output_tensor(o) for o in g.outputs}
     unknown = [t.name for t in targets if t.name not in outputs]
@@ -125,13 +126,23 @@ def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec
         y_true, y_pred, sw = {}, {}, {}
         for name, tensor in outputs.items():
             y_pred[name] = _value(g, tensor)
+        if custom is not None:
+            x = {g.node(i)["name"]: _value(g, (i, 0)) for i in g.inputs}
+            y, leaves, sample_weight = _custom_inputs(g, custom)
+            if targets and len(leaves) != len(targets):
+                raise ValueError(f"metrics beside a compute_loss override read one label per output: the "
+                                 f"model has {len(targets)} outputs ({[t.name for t in targets]}), y has "
+                                 f"{len(leaves)} labels; pass y in the model's output structure")
+            for t, leaf in zip(targets, leaves):
+                y_true[t.name], sw[t.name] = leaf, sample_weight
         for t in targets:
             pred = y_pred[t.name]
-            spec = t.label_spec or Spec(pred.sym_shape, pred.dtype)
-            nid = g.add_input(f"{t.name}_true", spec)
-            y_true[t.name] = Value(g, nid, 0, spec)
-            nid = g.add_input(f"{t.name}_sample_weight", Spec(("batch",), "float32"))
-            sw[t.name] = Value(g, nid, 0, g.node(nid)["specs"][0])
+            if custom is None:
+                spec = t.label_spec or Spec(pred.sym_shape, pred.dtype)
+                nid = g.add_input(f"{t.name}_true", spec)
+                y_true[t.name] = Value(g, nid, 0, spec)
+                nid = g.add_input(f"{t.name}_sample_weight", Spec(("batch",), "float32"))
+                sw[t.name] = Value(g, nid, 0, g.node(nid)["specs"][0])
             with scope(f"metrics/{t.name}"):
                 for metrics, weight in ((t.metrics, None), (t.weighted_metrics, sw[t.name])):
                     for m in metrics:
@@ -142,7 +153,7 @@ def attach_loss(graph: Graph, targets: list[OutputTarget], losses: list[LossSpec
             if custom is None:
                 total = _compiled_total(g, losses, y_true, y_pred, sw, masks, context, new_outputs)
             else:
-                total = _custom_total(g, custom, y_pred, context)
+                total = _custom_total(custom, x, y, y_pred, sample_weight, context)
             if total.ndim:
                 total = apply("ReduceSum", [total], axes=None, keepdims=False)
     g.add_output("loss", total.tensor)
@@ -185,8 +196,9 @@ def _sum(terms: list) -> Value:
     return total
 
 
-def _custom_total(g, custom: CustomLoss, y_pred: dict, context: LossContext) -> Value:
-    x = {g.node(i)["name"]: _value(g, (i, 0)) for i in g.inputs}
+def _custom_inputs(g: Graph, custom: CustomLoss):
+    """The inputs ``y_true:<k>`` and ``sample_weight``: (y in its structure, its leaves, the
+    sample weight Value or None)."""
     leaves = []
     for k, spec in enumerate(custom.label_specs):
         nid = g.add_input(f"y_true:{k}", spec)
@@ -196,6 +208,10 @@ def _custom_total(g, custom: CustomLoss, y_pred: dict, context: LossContext) -> 
     if custom.sample_weight:
         nid = g.add_input("sample_weight", Spec(("batch",), "float32"))
         sample_weight = Value(g, nid, 0, g.node(nid)["specs"][0])
+    return y, leaves, sample_weight
+
+
+def _custom_total(custom: CustomLoss, x: dict, y, y_pred: dict, sample_weight, context: LossContext) -> Value:
     total = custom.fn(x, y, y_pred, sample_weight, context)
     if not isinstance(total, Value):
         raise TypeError(f"compute_loss must return the loss (a tensor computed from its arguments), got "

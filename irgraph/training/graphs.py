@@ -74,16 +74,16 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
                          f"{sorted(absent)} themselves, given None; fit and evaluate need every output: "
                          "pass arrays for those inputs")
     pred_shapes = {n: tuple(t.shape) for n, t in zip(names, model.outputs)}
-    label_shapes = {n: tuple(s.shape) for n, s in label_specs.items()}
+    target_specs = dict(label_specs)
+    if custom_labels is not None and len(custom_labels[1]) == len(names):
+        target_specs = dict(zip(names, custom_labels[1]))  # metrics read y's leaves as the outputs' labels
+    label_shapes = {n: tuple(s.shape) for n, s in target_specs.items()}
     metric_objs, weighted_objs = config.resolve_metrics(label_shapes, pred_shapes)
     targets, slots = [], []
     multi = len(names) > 1
-    if custom_labels is not None and any(metric_objs + weighted_objs):
-        raise ValueError(f"model '{model.name}' overrides compute_loss and was compiled with metrics; irgraph "
-                         "does not compute compiled metrics beside a compute_loss override yet: compile "
-                         "without metrics (evaluate reports the loss)")
-    for i, n in enumerate(names if custom_labels is None else []):
-        targets.append(OutputTarget(n, label_specs[n], [config.metric_term(m) for m in metric_objs[i]],
+    with_targets = custom_labels is None or any(metric_objs + weighted_objs)  # an override: metrics only
+    for i, n in enumerate(names if with_targets else []):
+        targets.append(OutputTarget(n, target_specs.get(n), [config.metric_term(m) for m in metric_objs[i]],
                                     [config.metric_term(m) for m in weighted_objs[i]]))
         for m in metric_objs[i] + weighted_objs[i]:
             log = f"{n}_{m.name}" if multi else m.name
@@ -107,7 +107,7 @@ def build_step_graphs(model, config, label_specs: dict[str, Spec], opset: int = 
             custom = CustomLoss(*custom_labels, config.compute_loss_fn(model))
 
             def add_loss(g):
-                return attach_loss(g, [], [], custom, training=training)
+                return attach_loss(g, targets, [], custom, training=training)
         add_loss.__name__ = "attach_loss"
         return add_loss
 

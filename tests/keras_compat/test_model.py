@@ -13,7 +13,7 @@ Out of scope: test_functional_pickling (pickling), test_quantize* (quantization)
 (SavedModel/TF export formats; irgraph exports ONNX with to_onnx).
 
 A compute_loss override (test_functional_list_outputs_with_custom_compute_loss) is traced into the
-ONNX train and eval steps; compiled metrics beside an override are not supported yet (a clear error).
+ONNX train and eval steps.
 """
 import numpy as np
 import pytest
@@ -774,10 +774,51 @@ def test_compute_loss_called_outside_fit_is_refused_clearly():
         model.compute_loss(x=None, y=np.zeros((2, 1)), y_pred=np.zeros((2, 1)))
 
 
-def test_compute_loss_override_with_compiled_metrics_is_refused_clearly():
+def _extra_term_model(lib):
+    """An override adding a term to the compiled loss; compiled metrics still read y and y_pred."""
+    ops = lib.ops if lib is _keras() else lib.backend  # Keras's ops; irgraph's backend has the same
+
+    class ExtraTerm(lib.Model):
+        def __init__(self):
+            inputs = lib.Input(shape=(3,), name="inputs")
+            super().__init__(inputs=inputs, outputs=lib.layers.Dense(2, name="a")(inputs))
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+            return loss + 0.25 * ops.mean(ops.square(y_pred))
+
+    return ExtraTerm()
+
+
+# compiled metrics beside an override (Keras's compute_metrics: the compiled metrics on y and the
+# model's own y_pred), plain and weighted, against Keras 3
+def test_custom_compute_loss_with_compiled_metrics():
+    rng = np.random.default_rng(8)
+    x = rng.random((8, 3)).astype("float32")
+    y = rng.random((8, 2)).astype("float32")
+    weights = np.linspace(0.5, 1.5, 8).astype("float32")
+    runs, start = [], None
+    for lib in (_irgraph(), _keras()):
+        model = _extra_term_model(lib)
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae"], weighted_metrics=["mse"])
+        if start is None:
+            start = model.get_weights()
+        else:
+            model.set_weights(start)
+        hist = model.fit(x, y, sample_weight=weights, batch_size=2, epochs=2, shuffle=False, verbose=0)
+        runs.append((hist.history, model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)))
+    (ours, our_logs), (theirs, their_logs) = runs
+    assert sorted(ours) == sorted(theirs) == ["loss", "mae", "mse"]
+    assert sorted(our_logs) == sorted(their_logs)
+    for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=2e-5, err_msg=key)
+        np.testing.assert_allclose(our_logs[key], their_logs[key], rtol=2e-5, err_msg=key)
+
+
+def test_compute_loss_metrics_need_one_label_per_output():
     model = _custom_compute_loss_model(_irgraph())
     model.compile(optimizer="sgd", loss=["mse", "mse"], metrics=["mae"])
-    with pytest.raises(ValueError, match="overrides compute_loss and was compiled with metrics"):
+    with pytest.raises(ValueError, match="model has 1 outputs .* y has 2 labels"):
         model.fit(_data()[0], _custom_labels(), batch_size=2, epochs=1, verbose=0)
 
 
