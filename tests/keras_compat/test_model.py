@@ -371,6 +371,8 @@ def test_get_state_tree_paths_as_keras():
     from tests.keras_compat.keras_torch import keras
 
     def build(lib):
+        if lib is keras:
+            keras.backend.clear_session()  # Keras numbers repeated optimizer names (adam_15) per process
         x = lib.Input((3,), name="input_a")
         h = lib.layers.BatchNormalization(name="bn")(lib.layers.Dense(2, name="d2")(x))
         m = lib.Model(x, lib.layers.Dense(1, name="out")(h))
