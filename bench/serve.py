@@ -97,19 +97,24 @@ def client_loop(url, protocol, model, requests, latencies, errors, barrier):
     errors.append(failed)
 
 
-def load(url, protocol, model, pairs, clients: int) -> dict:
-    latencies, errors = [], []
-    per_client = [pairs[i::clients] for i in range(clients)]
-    barrier = threading.Barrier(clients + 1)
-    threads = [threading.Thread(target=client_loop, args=(url, protocol, model, reqs, latencies, errors, barrier))
-               for reqs in per_client]
+def run_together(threads, barrier) -> float:
+    """Start ``threads``, release them at once through ``barrier``; seconds until all have ended."""
     for t in threads:
         t.start()
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
         t.join()
-    return summary(model, latencies, sum(errors), time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def load(url, protocol, model, pairs, clients: int) -> dict:
+    latencies, errors = [], []
+    per_client = [pairs[i::clients] for i in range(clients)]
+    barrier = threading.Barrier(clients + 1)
+    threads = [threading.Thread(target=client_loop, args=(url, protocol, model, reqs, latencies, errors, barrier))
+               for reqs in per_client]
+    return summary(model, latencies, sum(errors), run_together(threads, barrier))
 
 
 def bare_onnxruntime(session, pairs, clients: int) -> list[dict]:
@@ -134,13 +139,7 @@ def bare_onnxruntime(session, pairs, clients: int) -> list[dict]:
         shared.extend(mine)
 
     threads = [threading.Thread(target=worker, args=(pairs[i::clients],)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    rows.append(summary(f"bare onnxruntime, {clients} threads", shared, 0, time.perf_counter() - start))
+    rows.append(summary(f"bare onnxruntime, {clients} threads", shared, 0, run_together(threads, barrier)))
     return rows
 
 

@@ -312,10 +312,9 @@ def irgraph_model_config(model) -> dict:
         return _model_config(model)
 
 
-def _model_config(model) -> dict:
-    from .models import Sequential
-    if isinstance(model, Sequential):
-        return sequential_config(model)
+def _node_numbers(model) -> tuple[dict, dict]:
+    """``(node id -> its index among its layer's calls in this model, layer id -> those nodes)``:
+    the node numbers a config's references use."""
     if not getattr(model, "_nodes", None) and not getattr(model, "_inputs", None):
         raise ValueError(f"model '{model.name}' ({type(model).__name__}) has no functional graph "
                          "(inputs and outputs), so it has no config to save")
@@ -325,6 +324,14 @@ def _model_config(model) -> dict:
         lst = per_layer.setdefault(id(node.layer), [])
         node_index[id(node)] = len(lst)
         lst.append(node)
+    return node_index, per_layer
+
+
+def _model_config(model) -> dict:
+    from .models import Sequential
+    if isinstance(model, Sequential):
+        return sequential_config(model)
+    node_index, per_layer = _node_numbers(model)
 
     def ref(t):
         layer, idx, ti = t._keras_history
@@ -497,15 +504,7 @@ def _keras3_json(v):
 def keras3_functional_config(model) -> dict:
     """A functional model's config in Keras 3's format."""
     from .layers.input_layer import InputLayer
-    if not getattr(model, "_nodes", None) and not getattr(model, "_inputs", None):
-        raise ValueError(f"model '{model.name}' ({type(model).__name__}) has no functional graph "
-                         "(inputs and outputs), so it has no config to save")
-    node_index: dict[int, int] = {}
-    per_layer: dict[int, list] = {}
-    for node in model._nodes:
-        lst = per_layer.setdefault(id(node.layer), [])
-        node_index[id(node)] = len(lst)
-        lst.append(node)
+    node_index, per_layer = _node_numbers(model)
 
     def ref(t, io=False):
         layer, idx, ti = t._keras_history
