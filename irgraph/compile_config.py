@@ -37,6 +37,15 @@ def _check_loss_weights_type(weights) -> None:
                      f"{type(weights)}")
 
 
+def check_compile_arguments(optimizer, loss_weights) -> None:
+    """What Keras 3's ``compile`` itself refuses: an optimizer it cannot interpret, ``loss_weights``
+    of another type. Keys and lengths that do not fit the outputs are found when the losses and
+    metrics are built, on the first batch (`CompileConfig`)."""
+    if optimizer is not None:
+        optimizers.get(optimizer)
+    _check_loss_weights_type(loss_weights)
+
+
 def _loss_weight(w, output: str) -> float:
     try:
         value = float(w)

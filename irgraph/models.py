@@ -662,7 +662,7 @@ class Model(Layer):
                 weighted_metrics=None, run_eagerly=None, steps_per_execution=None, jit_compile=None,
                 device="auto", **kwargs):
         """Configure training. Keras arguments; ``device`` picks the onnxruntime provider."""
-        from .compile_config import CompileConfig
+        from .compile_config import CompileConfig, check_compile_arguments
         kwargs.pop("sample_weight_mode", None)
         if kwargs:
             raise TypeError(f"compile() got unexpected arguments {sorted(kwargs)}")
@@ -672,7 +672,14 @@ class Model(Layer):
                                          loss_weights=loss_weights, weighted_metrics=weighted_metrics,
                                          device=device)
             return
-        compiled = CompileConfig(self, optimizer, loss, loss_weights, metrics, weighted_metrics)
+        check_compile_arguments(optimizer, loss_weights)  # what Keras 3 checks in compile itself
+        try:
+            compiled, self._compile_error = CompileConfig(self, optimizer, loss, loss_weights, metrics,
+                                                          weighted_metrics), None
+        except (KeyError, ValueError) as err:
+            # Keras 3 matches losses and metrics to the outputs when it builds them on the first
+            # batch, and raises there: so does irgraph (fit, evaluate, train_on_batch, test_on_batch)
+            compiled, self._compile_error = None, err
         if self._trainer is not None:  # the weights stay; the old sessions and buffers go
             self._trainer.close()
         self.compiled, self._trainer = compiled, None
@@ -700,6 +707,8 @@ class Model(Layer):
     def _get_trainer(self):
         from .compile_config import not_compiled
         if self.compiled is None:
+            if getattr(self, "_compile_error", None) is not None:
+                raise self._compile_error.with_traceback(None)
             raise not_compiled(self.name)
         if not self._has_own_compute_loss():  # an override may compute a loss of its own
             self.compiled.require_loss(self.name)

@@ -37,6 +37,16 @@ def history_keys(model, y, **kw):
     return sorted(model.fit(x, y, epochs=1, batch_size=16, verbose=0, **kw).history)
 
 
+def raises_on_first_batch(model, exc, match, *args, **kwargs):
+    """Keras 3 takes these in compile and raises when it builds the losses and metrics on the first
+    batch: compile returns, then fit and evaluate raise."""
+    model.compile(*args, **kwargs)
+    x, reg, cls = data(8)
+    for run in (lambda: model.fit(x, [reg, cls], verbose=0), lambda: model.evaluate(x, [reg, cls], verbose=0)):
+        with pytest.raises(exc, match=match):
+            run()
+
+
 def mse(t, p):
     return float(np.mean((t - p) ** 2))
 
@@ -145,36 +155,34 @@ def test_single_output_loss_in_a_list_or_dict():
 @pytest.mark.parametrize("arg", ["metrics", "weighted_metrics"])
 def test_metrics_dict_with_unknown_output(arg):
     model = two_outputs()
-    with pytest.raises(ValueError, match=rf"In the dict argument `{arg}`, key 'nope' does not correspond "
-                                         "to any model output"):
-        model.compile("sgd", "mse", **{arg: {"nope": ["mae"]}})
+    raises_on_first_batch(model, ValueError, rf"In the dict argument `{arg}`, key 'nope' does not correspond "
+                          "to any model output", "sgd", "mse", **{arg: {"nope": ["mae"]}})
 
 
 # keras/src/trainers/compile_utils_test.py::TestCompileMetrics (list length check)
 def test_metrics_list_of_wrong_length():
     model = two_outputs()
-    with pytest.raises(ValueError, match=r"(?s)should have as many entries as the model has outputs.*"
-                                         r"of length 3 whereas the model has 2 outputs"):
-        model.compile("sgd", "mse", metrics=[["mae"], ["mae"], ["mae"]])
+    raises_on_first_batch(model, ValueError, r"(?s)should have as many entries as the model has outputs.*"
+                          r"of length 3 whereas the model has 2 outputs", "sgd", "mse",
+                          metrics=[["mae"], ["mae"], ["mae"]])
 
 
 # keras/src/trainers/compile_utils.py::CompileLoss.build (loss dict keys)
 def test_loss_dict_with_unknown_output():
     model = two_outputs()
-    with pytest.raises(ValueError, match=r"Expected keys \['reg', 'cls'\] in loss dict, but found "
-                                         r"loss.keys\(\)=\['reg', 'nope'\]"):
-        model.compile("sgd", {"reg": "mse", "nope": "mse"})
+    raises_on_first_batch(model, ValueError, r"Expected keys \['reg', 'cls'\] in loss dict, but found "
+                          r"loss.keys\(\)=\['reg', 'nope'\]", "sgd", {"reg": "mse", "nope": "mse"})
 
 
 # keras/src/trainers/compile_utils_test.py::TestCompileLoss (path not found in y_pred)
 def test_loss_list_longer_than_outputs():
     model = two_outputs()
-    with pytest.raises(KeyError, match=r"The path: \(2,\) in the `loss` argument, can't be found"):
-        model.compile("sgd", ["mse", "mse", "mse"])
+    raises_on_first_batch(model, KeyError, r"The path: \(2,\) in the `loss` argument, can't be found",
+                          "sgd", ["mse", "mse", "mse"])
 
 
 # keras/src/trainers/compile_utils.py::CompileLoss.build (loss_weights count)
 def test_loss_weights_of_wrong_length():
     model = two_outputs()
-    with pytest.raises(ValueError, match=r"`loss_weights` must match the number of losses"):
-        model.compile("sgd", ["mse", "mse"], loss_weights=[1.0, 1.0, 1.0])
+    raises_on_first_batch(model, ValueError, r"`loss_weights` must match the number of losses",
+                          "sgd", ["mse", "mse"], loss_weights=[1.0, 1.0, 1.0])

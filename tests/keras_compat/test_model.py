@@ -627,13 +627,18 @@ def test_functional_list_outputs_invalid_nested_list_losses():
 def test_struct_losses_that_do_not_fit():
     x, (y1, y2) = _sigmoid_heads(_irgraph())
     model = Model(x, {"a": y1, "b": y2})
+    xs, ys = np.ones((4, 3), np.float32), {"a": np.ones((4, 1), np.float32), "b": np.ones((4, 1), np.float32)}
+    # Keras raises these when it builds the compiled loss on the first batch: compile returns
+    model.compile(optimizer="sgd", loss={"a": "mse", "c": "mse"})
     with pytest.raises(KeyError, match="can't be found in either the model's output"):
-        model.compile(optimizer="sgd", loss={"a": "mse", "c": "mse"})
+        model.fit(xs, ys, verbose=0)
+    model.compile(optimizer="sgd", loss={"a": "mse", "b": "mse"}, loss_weights=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="`loss_weights` must match the number of losses, got 2 losses"):
-        model.compile(optimizer="sgd", loss={"a": "mse", "b": "mse"}, loss_weights=[1.0, 2.0, 3.0])
+        model.evaluate(xs, ys, verbose=0)
     listed = Model(x, [y1, y2])
+    listed.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
     with pytest.raises(KeyError, match=r"The path: \(2,\) in the `loss` argument"):
-        listed.compile(optimizer="sgd", loss=["mse", "mse", "mse"])
+        listed.train_on_batch(xs, [ys["a"], ys["b"]])
 
 
 # ------------------------------------------------------------------- a compute_loss override

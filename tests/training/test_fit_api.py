@@ -205,15 +205,14 @@ def test_bad_training_input_errors():
     model = two_output_model()
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(np.ones((2, 4)), [np.ones((2, 1)), np.ones((2, 3))], verbose=0)
-    with pytest.raises(ValueError, match="unknown|Unknown"):
-        model.compile("adam", "not_a_loss")
     with pytest.raises(ValueError, match="adamm|Unknown|unknown"):
-        model.compile("adamm", "mse")
-    with pytest.raises(ValueError, match="nope"):
-        model.compile("adam", {"nope": "mse"})
-    with pytest.raises(ValueError, match="not_a_metric|nknown"):
-        model.compile("adam", "mse", metrics=["not_a_metric"])
-        model.fit(np.ones((2, 4)), [np.ones((2, 1)), np.ones((2, 3))], verbose=0)
+        model.compile("adamm", "mse")  # an optimizer Keras cannot interpret: refused by compile itself
+    # unknown losses, metrics and keys: Keras raises when it builds them on the first batch
+    for compile_args, match in ((("adam", "not_a_loss"), "not_a_loss"), (("adam", {"nope": "mse"}), "nope"),
+                                (("adam", "mse", ["not_a_metric"]), "not_a_metric")):
+        model.compile(*compile_args)
+        with pytest.raises(ValueError, match=match):
+            model.fit(np.ones((2, 4)), [np.ones((2, 1)), np.ones((2, 3))], verbose=0)
     model.compile("adam", ["binary_crossentropy", "mse"])
     x, main, aux = xy(8)
     with pytest.raises(ValueError, match="2 .*got a list of 1|has 2"):
