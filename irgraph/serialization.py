@@ -1229,6 +1229,25 @@ _KERAS3_DEFAULTS = {"quantization_config": None, "optional": False, "ragged": Fa
                     "renorm_clipping": None, "renorm_momentum": 0.99}
 
 
+def _tensor_slots(value, refs: list, where: str):
+    """``value`` (call arguments of a Keras 3 config) with each ``__keras_tensor__`` record replaced
+    by a slot; its ``[layer, node, index]`` reference is appended to ``refs``."""
+    def walk(v):
+        if isinstance(v, dict) and v.get("class_name") == KERAS_TENSOR:
+            hist = (v.get("config") or {}).get("keras_history")
+            if not (isinstance(hist, list) and len(hist) == 3):
+                raise ValueError(f"{where}: a {KERAS_TENSOR} entry has no keras_history "
+                                 f"[layer, node, index]: {v!r:.120}")
+            refs.append(list(hist))
+            return _Slot(len(refs) - 1)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+    return walk(value)
+
+
 def _keras3_op_spec(spec: dict) -> dict:
     """A Keras 3 operation in a functional config (``keras.src.ops``: the ``not_equal``/``any`` a
     Masking layer's mask is computed with, ``x + y`` on symbolic tensors) as irgraph's op layer
@@ -1241,20 +1260,9 @@ def _keras3_op_spec(spec: dict) -> dict:
         raise ValueError(f"operation '{name}' ({spec.get('class_name')}) of a Keras 3 config must be called "
                          f"once, got {len(nodes)} calls")
     refs: list = []
-
-    def walk(v):
-        if isinstance(v, dict) and v.get("class_name") == KERAS_TENSOR:
-            refs.append(list((v.get("config") or {}).get("keras_history") or []))
-            return _Slot(len(refs) - 1)
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items()}
-        return v
-
-    args = walk(list(nodes[0].get("args") or []))
+    args = _tensor_slots(list(nodes[0].get("args") or []), refs, f"operation '{name}'")
     kwargs = {**{k: v for k, v in (spec.get("config") or {}).items() if k != "name"},
-              **walk(dict(nodes[0].get("kwargs") or {}))}
+              **_tensor_slots(dict(nodes[0].get("kwargs") or {}), refs, f"operation '{name}'")}
     call = ([_Slot(i) for i in range(len(refs))], (), {})
     return {"class_name": "OpLayer", "name": name,
             "config": {"name": name, "function": fn_name, "template": encode_value((args, kwargs))},
@@ -1309,23 +1317,8 @@ def _keras3_node(node, layer_name) -> dict:
         raise ValueError(f"layer '{layer_name}': an inbound node of a Keras 3 config must be "
                          f"{{'args': [...], 'kwargs': {{...}}}}, got {node!r:.120}")
     refs: list = []
-
-    def walk(v):
-        if isinstance(v, dict) and v.get("class_name") == KERAS_TENSOR:
-            hist = (v.get("config") or {}).get("keras_history")
-            if not (isinstance(hist, list) and len(hist) == 3):
-                raise ValueError(f"layer '{layer_name}': a {KERAS_TENSOR} entry has no keras_history "
-                                 f"[layer, node, index]: {v!r:.120}")
-            refs.append(list(hist))
-            return _Slot(len(refs) - 1)
-        if isinstance(v, list):
-            return [walk(x) for x in v]
-        if isinstance(v, dict):
-            return {k: walk(x) for k, x in v.items()}
-        return v
-
-    args = walk(list(node.get("args") or []))
-    kwargs = walk(dict(node.get("kwargs") or {}))
+    args = _tensor_slots(list(node.get("args") or []), refs, f"layer '{layer_name}'")
+    kwargs = _tensor_slots(dict(node.get("kwargs") or {}), refs, f"layer '{layer_name}'")
     if not args:
         raise ValueError(f"layer '{layer_name}': a call with no positional inputs in a Keras 3 config")
     template = (args[0], tuple(args[1:]), kwargs)
